@@ -1,0 +1,44 @@
+# session-sync: two commands do everything on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CHECKOV := .tools/checkov/bin/checkov
+N ?= 200
+FAIL_RATE ?= 0
+
+.PHONY: setup test unit lint typecheck local-up local-down local-status local-reset demo bench clean
+
+setup: $(BIN)/session-sync $(CHECKOV)
+
+$(BIN)/session-sync: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+$(CHECKOV):
+	$(PYTHON) -m venv .tools/checkov
+	.tools/checkov/bin/pip install --quiet 'checkov==3.3.30'
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy --strict shared
+
+test: setup lint
+	$(BIN)/pytest --cov --cov-report=term --cov-fail-under=80
+
+unit: setup
+	$(BIN)/pytest tests/unit
+
+local-up: setup
+	$(BIN)/session-sync local up
+local-down: setup
+	$(BIN)/session-sync local down
+local-status: setup
+	$(BIN)/session-sync local status
+local-reset: setup
+	$(BIN)/session-sync local reset
+
+clean:
+	rm -rf $(VENV) .tools .local-stack .pytest_cache .mypy_cache .ruff_cache .coverage
