@@ -107,14 +107,20 @@ class Settings:
     def is_local(self) -> bool:
         return self.mode == "local"
 
+    def require_project(self) -> str:
+        """Return the project id; raise `ConfigError` when it is not set."""
+        if not self.project:
+            raise ConfigError("GOOGLE_CLOUD_PROJECT", "is required outside local mode")
+        return self.project
+
     @property
     def table_id(self) -> str:
         """Fully qualified `project.dataset.table` of the raw sessions table."""
-        return f"{self.project}.{self.bq_dataset}.{self.bq_table}"
+        return f"{self.require_project()}.{self.bq_dataset}.{self.bq_table}"
 
     @property
     def latest_view_id(self) -> str:
-        return f"{self.project}.{self.bq_dataset}.{self.bq_latest_view}"
+        return f"{self.require_project()}.{self.bq_dataset}.{self.bq_latest_view}"
 
     def require_salt(self) -> str:
         """Return the pseudonymization salt; raise `ConfigError` if unsafe.
@@ -149,8 +155,6 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         return reader.optional(name) or default
 
     project = reader.optional("GOOGLE_CLOUD_PROJECT") or (LOCAL_PROJECT if local else "")
-    if not project:
-        raise ConfigError("GOOGLE_CLOUD_PROJECT", "is required outside local mode")
     retry_worker_url = reader.text(
         "RETRY_WORKER_URL",
         f"http://127.0.0.1:{ports['LOCAL_RETRY_WORKER_PORT']}/" if local else "",

@@ -85,6 +85,6 @@ def tasks_client(settings: Settings) -> tasks_v2.CloudTasksClient:
 def queue_path(settings: Settings) -> str:
     """`projects/P/locations/L/queues/Q` of the retry queue."""
     return (
-        f"projects/{settings.project}/locations/{settings.tasks_location}"
+        f"projects/{settings.require_project()}/locations/{settings.tasks_location}"
         f"/queues/{settings.tasks_queue}"
     )

@@ -1,0 +1,49 @@
+"""`session-sync`: the operator command line (transform, local stack, replay, ...)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from cli import transform_cmd
+from shared.errors import ConfigError
+
+USAGE_ERROR = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full parser, one sub-command per operator task."""
+    parser = argparse.ArgumentParser(
+        prog="session-sync",
+        description="Stream completed sessions from Firestore into BigQuery, and operate it.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in _command_modules():
+        module.register(commands)
+    return parser
+
+
+def _command_modules() -> list[object]:
+    from cli.local import command as local_command
+
+    return [transform_cmd, local_command]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; exit 0 on success, 1 on failure, 2 on usage or configuration errors."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.handler(args)
+    except ConfigError as error:
+        print(f"session-sync: configuration error: {error}", file=sys.stderr)
+        return USAGE_ERROR
+    except KeyboardInterrupt:
+        print("session-sync: interrupted", file=sys.stderr)
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,230 @@
+"""Firestore session document -> BigQuery row of `schema.json` (DESIGN §3).
+
+Missing and null values become NULL, or 0 / [] where the ticket says so; a
+present value is kept as it is (a score of 0 stays 0). Anything else a client
+could write ends as a `PermanentError` naming the document field.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from shared.errors import PermanentError
+from shared.pseudonym import Pseudonymizer
+from shared.schema import INT64_MAX, INT64_MIN, MAX_STRING_CHARS, columns, validate_row
+from shared.timestamps import to_rfc3339, utc_rfc3339
+
+# Where each column comes from in the document. Columns not listed here are
+# computed: user_id_hash, session_id (from the path) and synced_at.
+SOURCES: dict[str, str] = {
+    "exercise_type": "exerciseType",
+    "start_time": "startTime",
+    "end_time": "endTime",
+    "duration": "duration",
+    "status": "status",
+    "rep_count": "repCount",
+    "set_count": "setCount",
+    "overall_score": "formFeedback.overallScore",
+    "good_frames": "formFeedback.goodFrames",
+    "warning_frames": "formFeedback.warningFrames",
+    "error_frames": "formFeedback.errorFrames",
+    "warnings": "formFeedback.warnings",
+    "camera_position": "cameraSettings.position",
+    "camera_resolution": "cameraSettings.resolution",
+    "camera_fps": "cameraSettings.fps",
+    "total_frames": "sessionMetadata.totalFrames",
+    "processed_frames": "sessionMetadata.processedFrames",
+    "average_fps": "sessionMetadata.averageFps",
+    "frame_drop_count": "sessionMetadata.frameDropCount",
+    "average_confidence": "sessionMetadata.averageConfidence",
+    "average_inference_time": "sessionMetadata.mediapipePerformance.averageInferenceTime",
+    "max_inference_time": "sessionMetadata.mediapipePerformance.maxInferenceTime",
+    "min_inference_time": "sessionMetadata.mediapipePerformance.minInferenceTime",
+    "platform": "sessionMetadata.deviceInfo.platform",
+    "os_version": "sessionMetadata.deviceInfo.osVersion",
+    "device_model": "sessionMetadata.deviceInfo.deviceModel",
+    "device_memory": "sessionMetadata.deviceInfo.deviceMemory",
+    "created_at": "createdAt",
+}
+COMPUTED = ("user_id_hash", "session_id", "synced_at")
+# The ticket's `|| 0` columns: a missing value is 0, not NULL.
+ZERO_WHEN_MISSING = frozenset(
+    {
+        "rep_count",
+        "set_count",
+        "good_frames",
+        "warning_frames",
+        "error_frames",
+        "total_frames",
+        "processed_frames",
+        "average_fps",
+        "frame_drop_count",
+        "average_confidence",
+    }
+)
+MAX_FLOAT_INT = 2**53
+_INTEGER_TEXT = re.compile(r"^[+-]?\d{1,19}$")
+_DECIMAL_TEXT = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d{1,3})?$")
+_MISSING = object()
+
+Converter = Callable[[Any, str], Any]
+
+
+def session_row(
+    user_id: str,
+    session_id: str,
+    document: Mapping[str, Any],
+    *,
+    pseudonymizer: Pseudonymizer,
+    synced_at: datetime,
+) -> dict[str, Any]:
+    """Transform one session document into a validated BigQuery row.
+
+    `session_id` comes from the document path; a different `sessionId` field in
+    the document is a `PermanentError`, as is any value of the wrong shape.
+    Pure: no I/O, idempotent for a fixed `synced_at`.
+    """
+    if not isinstance(document, Mapping):
+        raise PermanentError("must be a map", field="document")
+    declared = document.get("sessionId")
+    if declared is not None and declared != session_id:
+        raise PermanentError(f"differs from the path's session id {session_id!r}", field="sessionId")
+    row: dict[str, Any] = {}
+    for name, path, keys, convert, default in _PLAN:
+        if keys is None:
+            continue
+        value = _lookup(document, keys, path)
+        row[name] = default if value is None or value is _MISSING else convert(value, path)
+    for name in _REPEATED:
+        if row[name] is None:
+            row[name] = []
+    row["user_id_hash"] = pseudonymizer.user_id_hash(user_id)
+    row["session_id"] = session_id
+    row["synced_at"] = utc_rfc3339(synced_at)
+    for name in _REQUIRED_FROM_DOCUMENT:
+        if row[name] is None:
+            raise PermanentError("is required", field=SOURCES[name])
+    ordered = {name: row[name] for name in _ORDER}
+    validate_row(ordered)
+    return ordered
+
+
+def _lookup(document: Mapping[str, Any], keys: tuple[str, ...], path: str) -> Any:
+    current: Any = document
+    for depth, key in enumerate(keys):
+        if depth:
+            if current is None:
+                return _MISSING
+            if not isinstance(current, Mapping):
+                parent = ".".join(keys[:depth])
+                raise PermanentError(f"must be a map, not {type(current).__name__}", field=parent)
+        current = current.get(key, _MISSING)
+        if current is _MISSING:
+            return _MISSING
+    return current
+
+
+def _to_string(value: Any, field: str) -> str:
+    if not isinstance(value, str):
+        raise PermanentError(f"must be a string, not {type(value).__name__}", field=field)
+    if len(value) > MAX_STRING_CHARS:
+        raise PermanentError(f"longer than {MAX_STRING_CHARS} characters", field=field)
+    return value
+
+
+def _to_integer(value: Any, field: str) -> int:
+    if type(value) is int:
+        number = value
+    elif type(value) is float and math.isfinite(value) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str) and _INTEGER_TEXT.match(value):
+        number = int(value)
+    else:
+        raise PermanentError(f"{value!r:.40} is not a whole number", field=field)
+    if not INT64_MIN <= number <= INT64_MAX:
+        raise PermanentError("is outside the INT64 range", field=field)
+    return number
+
+
+def _to_float(value: Any, field: str) -> float:
+    if type(value) is float:
+        number = value
+    elif type(value) is int:
+        if abs(value) > MAX_FLOAT_INT:
+            raise PermanentError("cannot be stored as FLOAT without loss", field=field)
+        number = float(value)
+    elif isinstance(value, str) and _DECIMAL_TEXT.match(value):
+        number = float(value)
+    else:
+        raise PermanentError(f"{value!r:.40} is not a number", field=field)
+    if not math.isfinite(number):
+        raise PermanentError("must be a finite number", field=field)
+    return number
+
+
+def _to_warnings(value: Any, field: str) -> list[str]:
+    if not isinstance(value, list | tuple):
+        raise PermanentError(f"must be a list, not {type(value).__name__}", field=field)
+    return [
+        item if isinstance(item, str) else _compact_json(item, f"{field}[{index}]")
+        for index, item in enumerate(value)
+    ]
+
+
+def _compact_json(item: Any, field: str) -> str:
+    def fallback(value: Any) -> str:
+        if isinstance(value, datetime):
+            return utc_rfc3339(value)
+        raise TypeError(f"{type(value).__name__} cannot be stored as JSON")
+
+    try:
+        return json.dumps(
+            item,
+            separators=(",", ":"),
+            sort_keys=True,
+            ensure_ascii=False,
+            allow_nan=False,
+            default=fallback,
+        )
+    except (TypeError, ValueError, RecursionError) as error:
+        raise PermanentError(str(error), field=field) from None
+
+
+_CONVERTERS: dict[str, Converter] = {
+    "STRING": _to_string,
+    "INTEGER": _to_integer,
+    "FLOAT": _to_float,
+    "TIMESTAMP": to_rfc3339,
+}
+
+
+def _build_plan() -> tuple[tuple[str, str, tuple[str, ...] | None, Converter, Any], ...]:
+    """Pair each schema column with its source and converter; fail on any drift."""
+    names = [column.name for column in columns()]
+    if sorted([*SOURCES, *COMPUTED]) != sorted(names) or len(set(names)) != len(names):
+        raise RuntimeError("shared/rows.py SOURCES do not match shared/schema.json")
+    plan = []
+    for column in columns():
+        path = SOURCES.get(column.name)
+        if column.repeated:
+            convert, default = _to_warnings, None
+        else:
+            convert = _CONVERTERS[column.type]
+            zero = 0.0 if column.type == "FLOAT" else 0
+            default = zero if column.name in ZERO_WHEN_MISSING else None
+        keys = tuple(path.split(".")) if path else None
+        plan.append((column.name, path or column.name, keys, convert, default))
+    return tuple(plan)
+
+
+_PLAN = _build_plan()
+_ORDER = tuple(name for name, *_ in _PLAN)
+_REPEATED = tuple(column.name for column in columns() if column.repeated)
+_REQUIRED_FROM_DOCUMENT = tuple(
+    column.name for column in columns() if column.required and column.name in SOURCES
+)
