@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import MutableMapping
 from typing import Any, TextIO
 
 import structlog
@@ -11,7 +12,7 @@ import structlog
 _SEVERITY = {"warn": "WARNING", "exception": "ERROR", "critical": "CRITICAL"}
 
 
-def _severity(_: Any, method: str, event: dict[str, Any]) -> dict[str, Any]:
+def _severity(_: Any, method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     event["severity"] = _SEVERITY.get(method, method.upper())
     return event
 

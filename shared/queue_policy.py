@@ -19,8 +19,8 @@ class QueuePolicy:
         """Delay before retry number `retry` (1-based), as Cloud Tasks computes it."""
         doublings = min(retry - 1, self.max_doublings)
         linear = max(retry - 1 - self.max_doublings, 0)
-        step = self.min_backoff_seconds * 2**doublings
-        delay = step + linear * self.min_backoff_seconds * 2**self.max_doublings
+        step = self.min_backoff_seconds * float(2**doublings)
+        delay = step + linear * self.min_backoff_seconds * float(2**self.max_doublings)
         return min(delay, self.max_backoff_seconds)
 
 

@@ -70,7 +70,7 @@ ZERO_WHEN_MISSING = frozenset(
 MAX_FLOAT_INT = 2**53
 _INTEGER_TEXT = re.compile(r"^[+-]?\d{1,19}$")
 _DECIMAL_TEXT = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d{1,3})?$")
-_MISSING = object()
+_MISSING: Any = object()
 
 Converter = Callable[[Any, str], Any]
 
@@ -93,13 +93,20 @@ def session_row(
         raise PermanentError("must be a map", field="document")
     declared = document.get("sessionId")
     if declared is not None and declared != session_id:
-        raise PermanentError(f"differs from the path's session id {session_id!r}", field="sessionId")
+        raise PermanentError(
+            f"differs from the path's session id {session_id!r}", field="sessionId"
+        )
+    containers: dict[tuple[str, ...], Any] = {(): document}
     row: dict[str, Any] = {}
-    for name, path, keys, convert, default in _PLAN:
-        if keys is None:
+    for name, path, parent, leaf, convert, default in _PLAN:
+        if leaf is None:
+            row[name] = None  # computed below, kept here for column order
             continue
-        value = _lookup(document, keys, path)
-        row[name] = default if value is None or value is _MISSING else convert(value, path)
+        container = containers.get(parent, _MISSING)
+        if container is _MISSING:
+            container = _resolve(containers, parent)
+        value = None if container is None else container.get(leaf)
+        row[name] = default if value is None else convert(value, path)
     for name in _REPEATED:
         if row[name] is None:
             row[name] = []
@@ -109,24 +116,21 @@ def session_row(
     for name in _REQUIRED_FROM_DOCUMENT:
         if row[name] is None:
             raise PermanentError("is required", field=SOURCES[name])
-    ordered = {name: row[name] for name in _ORDER}
-    validate_row(ordered)
-    return ordered
+    validate_row(row)
+    return row
 
 
-def _lookup(document: Mapping[str, Any], keys: tuple[str, ...], path: str) -> Any:
-    current: Any = document
-    for depth, key in enumerate(keys):
-        if depth:
-            if current is None:
-                return _MISSING
-            if not isinstance(current, Mapping):
-                parent = ".".join(keys[:depth])
-                raise PermanentError(f"must be a map, not {type(current).__name__}", field=parent)
-        current = current.get(key, _MISSING)
-        if current is _MISSING:
-            return _MISSING
-    return current
+def _resolve(containers: dict[tuple[str, ...], Any], parent: tuple[str, ...]) -> Any:
+    """The map at `parent` (None when absent), memoized per document in `containers`."""
+    found = containers.get(parent, _MISSING)
+    if found is not _MISSING:
+        return found
+    above = _resolve(containers, parent[:-1])
+    value = None if above is None else above.get(parent[-1])
+    if value is not None and type(value) is not dict and not isinstance(value, Mapping):
+        raise PermanentError(f"must be a map, not {type(value).__name__}", field=".".join(parent))
+    containers[parent] = value
+    return value
 
 
 def _to_string(value: Any, field: str) -> str:
@@ -138,17 +142,23 @@ def _to_string(value: Any, field: str) -> str:
 
 
 def _to_integer(value: Any, field: str) -> int:
-    if type(value) is int:
-        number = value
-    elif type(value) is float and math.isfinite(value) and value.is_integer():
-        number = int(value)
-    elif isinstance(value, str) and _INTEGER_TEXT.match(value):
-        number = int(value)
-    else:
+    number = _whole_number(value)
+    if number is None:
         raise PermanentError(f"{value!r:.40} is not a whole number", field=field)
     if not INT64_MIN <= number <= INT64_MAX:
         raise PermanentError("is outside the INT64 range", field=field)
     return number
+
+
+def _whole_number(value: Any) -> int | None:
+    """`value` as an int when that loses nothing (12, 12.0, "12"); otherwise None."""
+    if type(value) is int:
+        return value
+    if type(value) is float:
+        return int(value) if math.isfinite(value) and value.is_integer() else None
+    if isinstance(value, str) and _INTEGER_TEXT.match(value):
+        return int(value)
+    return None
 
 
 def _to_float(value: Any, field: str) -> float:
@@ -203,27 +213,31 @@ _CONVERTERS: dict[str, Converter] = {
 }
 
 
-def _build_plan() -> tuple[tuple[str, str, tuple[str, ...] | None, Converter, Any], ...]:
+Step = tuple[str, str, tuple[str, ...], str | None, Converter, Any]
+
+
+def _build_plan() -> tuple[Step, ...]:
     """Pair each schema column with its source and converter; fail on any drift."""
     names = [column.name for column in columns()]
     if sorted([*SOURCES, *COMPUTED]) != sorted(names) or len(set(names)) != len(names):
         raise RuntimeError("shared/rows.py SOURCES do not match shared/schema.json")
-    plan = []
+    plan: list[Step] = []
     for column in columns():
         path = SOURCES.get(column.name)
+        convert: Converter
         if column.repeated:
             convert, default = _to_warnings, None
         else:
             convert = _CONVERTERS[column.type]
             zero = 0.0 if column.type == "FLOAT" else 0
             default = zero if column.name in ZERO_WHEN_MISSING else None
-        keys = tuple(path.split(".")) if path else None
-        plan.append((column.name, path or column.name, keys, convert, default))
+        keys = tuple(path.split(".")) if path else ()
+        leaf = keys[-1] if keys else None
+        plan.append((column.name, path or column.name, keys[:-1], leaf, convert, default))
     return tuple(plan)
 
 
 _PLAN = _build_plan()
-_ORDER = tuple(name for name, *_ in _PLAN)
 _REPEATED = tuple(column.name for column in columns() if column.repeated)
 _REQUIRED_FROM_DOCUMENT = tuple(
     column.name for column in columns() if column.required and column.name in SOURCES

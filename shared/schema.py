@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -56,40 +57,54 @@ def validate_row(row: dict[str, Any]) -> None:
 
     Raises `PermanentError` naming the first offending column; no side effects.
     """
-    expected = columns()
-    if len(row) != len(expected):
-        unknown = sorted(set(row) - {column.name for column in expected})
+    checks = _checks()
+    if len(row) != len(checks):
+        unknown = sorted(set(row) - {name for name, *_ in checks})
         if unknown:
             raise PermanentError("is not a column of the schema", field=unknown[0])
-    for column in expected:
-        if column.name not in row:
-            raise PermanentError("is missing from the row", field=column.name)
-        value = row[column.name]
-        if column.repeated:
-            if not isinstance(value, list):
-                raise PermanentError("must be a list", field=column.name)
+    for name, kind, required, repeated, check in checks:
+        if name not in row:
+            raise PermanentError("is missing from the row", field=name)
+        value = row[name]
+        if repeated:
+            if type(value) is not list:
+                raise PermanentError("must be a list", field=name)
             if len(value) > MAX_REPEATED_ITEMS:
-                raise PermanentError(f"more than {MAX_REPEATED_ITEMS} items", field=column.name)
+                raise PermanentError(f"more than {MAX_REPEATED_ITEMS} items", field=name)
             for item in value:
-                _check_scalar(column, item)
+                if not check(item):
+                    raise PermanentError(f"{item!r:.60} is not a valid {kind}", field=name)
         elif value is None:
-            if column.required:
-                raise PermanentError("is REQUIRED but null", field=column.name)
-        else:
-            _check_scalar(column, value)
+            if required:
+                raise PermanentError("is REQUIRED but null", field=name)
+        elif not check(value):
+            raise PermanentError(f"{value!r:.60} is not a valid {kind}", field=name)
 
 
-def _check_scalar(column: Column, value: Any) -> None:
-    kind = column.type
-    if kind == "STRING":
-        ok = isinstance(value, str) and len(value) <= MAX_STRING_CHARS
-    elif kind == "INTEGER":
-        ok = type(value) is int and INT64_MIN <= value <= INT64_MAX
-    elif kind == "FLOAT":
-        ok = type(value) in (int, float) and math.isfinite(value)
-    elif kind == "TIMESTAMP":
-        ok = isinstance(value, str) and _ROW_TIMESTAMP.match(value) is not None
-    else:
-        raise PermanentError(f"unsupported column type {kind}", field=column.name)
-    if not ok:
-        raise PermanentError(f"{value!r:.60} is not a valid {kind}", field=column.name)
+def _is_string(value: Any) -> bool:
+    return type(value) is str and len(value) <= MAX_STRING_CHARS
+
+
+def _is_integer(value: Any) -> bool:
+    return type(value) is int and INT64_MIN <= value <= INT64_MAX
+
+
+def _is_float(value: Any) -> bool:
+    return (type(value) is float or type(value) is int) and math.isfinite(value)
+
+
+def _is_timestamp(value: Any) -> bool:
+    return type(value) is str and _ROW_TIMESTAMP.match(value) is not None
+
+
+_CHECKERS: dict[str, Callable[[Any], bool]] = {
+    "STRING": _is_string,
+    "INTEGER": _is_integer,
+    "FLOAT": _is_float,
+    "TIMESTAMP": _is_timestamp,
+}
+
+
+@cache
+def _checks() -> tuple[tuple[str, str, bool, bool, Callable[[Any], bool]], ...]:
+    return tuple((c.name, c.type, c.required, c.repeated, _CHECKERS[c.type]) for c in columns())

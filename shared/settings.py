@@ -134,7 +134,8 @@ class Settings:
             raise ConfigError("PSEUDONYMIZATION_SALT", "is required outside local mode")
         if not self.is_local and len(self.salt.encode("utf-8")) < MIN_SALT_BYTES:
             raise ConfigError(
-                "PSEUDONYMIZATION_SALT", f"must be at least {MIN_SALT_BYTES} bytes outside local mode"
+                "PSEUDONYMIZATION_SALT",
+                f"must be at least {MIN_SALT_BYTES} bytes outside local mode",
             )
         return self.salt
 

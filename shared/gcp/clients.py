@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 from shared.settings import Settings
 
 if TYPE_CHECKING:
-    from google.cloud import bigquery, firestore, pubsub_v1, tasks_v2
+    from google.cloud import bigquery, firestore, tasks_v2
+    from google.cloud.pubsub_v1 import PublisherClient, SubscriberClient
 
 
 def _export_emulator_host(name: str, host: str | None) -> None:
@@ -31,21 +32,21 @@ def firestore_client(settings: Settings) -> firestore.Client:
     return firestore.Client(project=settings.project)
 
 
-def publisher_client(settings: Settings, *, max_messages: int = 100) -> pubsub_v1.PublisherClient:
+def publisher_client(settings: Settings, *, max_messages: int = 100) -> PublisherClient:
     """A Pub/Sub publisher with client-side batching (the emulator in local mode)."""
-    from google.cloud import pubsub_v1
+    from google.cloud.pubsub_v1 import PublisherClient, types
 
     _export_emulator_host("PUBSUB_EMULATOR_HOST", settings.pubsub_emulator_host)
-    batching = pubsub_v1.types.BatchSettings(max_messages=max_messages, max_latency=0.01)
-    return pubsub_v1.PublisherClient(batch_settings=batching)
+    batching = types.BatchSettings(max_messages=max_messages, max_latency=0.01)
+    return PublisherClient(batch_settings=batching)
 
 
-def subscriber_client(settings: Settings) -> pubsub_v1.SubscriberClient:
+def subscriber_client(settings: Settings) -> SubscriberClient:
     """A Pub/Sub subscriber (the emulator in local mode)."""
-    from google.cloud import pubsub_v1
+    from google.cloud.pubsub_v1 import SubscriberClient
 
     _export_emulator_host("PUBSUB_EMULATOR_HOST", settings.pubsub_emulator_host)
-    return pubsub_v1.SubscriberClient()
+    return SubscriberClient()
 
 
 def bigquery_client(settings: Settings, *, endpoint: str | None = None) -> bigquery.Client:
