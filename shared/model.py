@@ -41,6 +41,10 @@ class SessionSnapshot:
     def synced_event_id(self) -> Any:
         return self.data.get("bigquerySyncEventId")
 
+    @property
+    def sync_status(self) -> Any:
+        return self.data.get("bigquerySyncStatus")
+
 
 class SyncStatus(StrEnum):
     """`bigquerySyncStatus` on the session document."""

@@ -28,6 +28,10 @@ from shared.rows import session_row
 log = get_logger("sync")
 
 
+# A session whose status is one of these may have pending or abandoned failure records.
+_MAY_HAVE_OPEN_RECORDS = (SyncStatus.FAILED, SyncStatus.ABANDONED)
+
+
 class Outcome(StrEnum):
     """What happened to one message."""
 
@@ -73,8 +77,8 @@ def sync_sessions(
     recording the outcome fails, in which case nothing may be acknowledged.
     """
     unique = list({message.event_id: message for message in messages}.values())
-    outcomes, existing = _classify(unique, ports)
-    _record(unique, outcomes, existing, ports, retry_count)
+    outcomes, snapshots = _classify(unique, ports)
+    _record(unique, outcomes, snapshots, ports, retry_count)
     by_event = {message.event_id: outcomes[message.event_id] for message in unique}
     return [
         SyncResult(message, *by_event[message.event_id])
@@ -87,13 +91,13 @@ Verdicts = dict[str, tuple[Outcome, str | None]]
 
 def _classify(
     messages: Sequence[SessionCompleted], ports: SyncPorts
-) -> tuple[Verdicts, set[SessionKey]]:
-    """Decide each message's outcome; also return the sessions that exist."""
+) -> tuple[Verdicts, dict[SessionKey, SessionSnapshot | None]]:
+    """Decide each message's outcome; also return the snapshots read."""
     keys = list(dict.fromkeys(SessionKey(m.user_id, m.session_id) for m in messages))
     try:
         snapshots = ports.sessions.get_many(keys)
     except TransientError as error:
-        return {m.event_id: (Outcome.FAILED, str(error)) for m in messages}, set()
+        return {m.event_id: (Outcome.FAILED, str(error)) for m in messages}, {}
     outcomes: Verdicts = {}
     rows: dict[str, dict[str, Any]] = {}
     synced_at = ports.clock()
@@ -115,7 +119,7 @@ def _classify(
         except PermanentError as error:
             outcomes[message.event_id] = (Outcome.INVALID, str(error))
     outcomes.update(_insert(rows, ports.sink))
-    return outcomes, {key for key, snapshot in snapshots.items() if snapshot is not None}
+    return outcomes, snapshots
 
 
 def _check_snapshot(
@@ -155,17 +159,19 @@ def _insert(rows: dict[str, dict[str, Any]], sink: RowSink) -> Verdicts:
 def _record(
     messages: Sequence[SessionCompleted],
     outcomes: Verdicts,
-    existing: set[SessionKey],
+    snapshots: dict[SessionKey, SessionSnapshot | None],
     ports: SyncPorts,
     retry_count: int | None,
 ) -> None:
     updates: list[tuple[SessionKey, StatusUpdate]] = []
-    synced_keys: list[SessionKey] = []
+    reopened: list[SessionKey] = []  # synced now, with open failure records to resolve
     for message in messages:
         outcome, error = outcomes[message.event_id]
         key = SessionKey(message.user_id, message.session_id)
         if outcome is Outcome.SYNCED:
-            synced_keys.append(key)
+            snapshot = snapshots.get(key)
+            if snapshot is not None and snapshot.sync_status in _MAY_HAVE_OPEN_RECORDS:
+                reopened.append(key)
             updates.append(
                 (
                     key,
@@ -177,12 +183,12 @@ def _record(
             log.info("row_inserted", event_id=message.event_id, session_id=message.session_id)
         elif outcome is Outcome.INVALID:
             record_invalid(message, error or "invalid", ports.failures, ports.table)
-            if key in existing:
+            if snapshots.get(key) is not None:
                 updates.append((key, StatusUpdate(SyncStatus.INVALID, error=error)))
     if updates:
         ports.sessions.update_statuses(updates)
-    if synced_keys:
-        resolved = ports.failures.resolve_open(synced_keys)
+    if reopened:
+        resolved = ports.failures.resolve_open(reopened)
         if resolved:
             log.info("failures_resolved", count=resolved)
 

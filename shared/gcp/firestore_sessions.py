@@ -1,0 +1,165 @@
+"""`SessionStore` over Firestore: `users/{userId}/sessions/{sessionId}` documents."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from google.api_core import exceptions as gexc
+from google.cloud import firestore
+from google.cloud.firestore_v1.base_query import FieldFilter
+
+from shared.gcp.errors import briefly_retried, translated
+from shared.logging import get_logger
+from shared.model import COMPLETED, SessionKey, SessionSnapshot, StatusUpdate, SyncStatus
+
+MAX_BATCH_WRITES = 500  # Firestore's limit per commit
+log = get_logger("firestore_sessions")
+
+
+class FirestoreSessionStore:
+    """Reads sessions and writes their `bigquerySync*` fields; never touches other fields."""
+
+    def __init__(self, client: firestore.Client, *, timeout: float = 10.0) -> None:
+        self._client = client
+        self._timeout = timeout
+
+    @briefly_retried
+    def get(self, key: SessionKey) -> SessionSnapshot | None:
+        with translated("read session"):
+            document = self._client.document(key.path).get(retry=None, timeout=self._timeout)
+        return _snapshot(key, document) if document.exists else None
+
+    @briefly_retried
+    def get_many(self, keys: Sequence[SessionKey]) -> dict[SessionKey, SessionSnapshot | None]:
+        """One BatchGetDocuments round trip for all keys."""
+        found: dict[SessionKey, SessionSnapshot | None] = dict.fromkeys(keys)
+        if not keys:
+            return found
+        by_path = {key.path: key for key in keys}
+        references = [self._client.document(path) for path in by_path]
+        with translated("read sessions"):
+            for document in self._client.get_all(references, retry=None, timeout=self._timeout):
+                if document.exists:
+                    key = by_path[document.reference.path]
+                    found[key] = _snapshot(key, document)
+        return found
+
+    @briefly_retried
+    def update_status(self, key: SessionKey, update: StatusUpdate) -> None:
+        """Write the sync fields; a session deleted meanwhile is left alone."""
+        with translated("update session status"):
+            try:
+                self._client.document(key.path).update(
+                    status_fields(update), retry=None, timeout=self._timeout
+                )
+            except gexc.NotFound:
+                log.warning("status_skipped_session_deleted", session_id=key.session_id)
+
+    def update_statuses(self, updates: Sequence[tuple[SessionKey, StatusUpdate]]) -> None:
+        """Batched commits of up to 500 writes; on a deleted session, falls back per document."""
+        for start in range(0, len(updates), MAX_BATCH_WRITES):
+            self._commit(updates[start : start + MAX_BATCH_WRITES])
+
+    @briefly_retried
+    def _commit(self, updates: Sequence[tuple[SessionKey, StatusUpdate]]) -> None:
+        batch = self._client.batch()
+        for key, update in updates:
+            batch.update(self._client.document(key.path), status_fields(update))
+        with translated("update session statuses"):
+            try:
+                batch.commit(retry=None, timeout=self._timeout)
+            except gexc.NotFound:
+                for key, update in updates:
+                    self.update_status(key, update)
+
+    def completed_sessions(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        after: str | None = None,
+        page_size: int = 500,
+    ) -> Iterator[tuple[SessionSnapshot, str]]:
+        """Page through the `sessions` collection group, resumable from a cursor token."""
+        query = self._client.collection_group("sessions").where(
+            filter=FieldFilter("status", "==", COMPLETED)
+        )
+        if since is not None:
+            query = query.where(filter=FieldFilter("startTime", ">=", since))
+        if until is not None:
+            query = query.where(filter=FieldFilter("startTime", "<", until))
+        ranged = since is not None or until is not None
+        if ranged:
+            query = query.order_by("startTime")
+        query = query.order_by("__name__").limit(page_size)
+        cursor = _decode_cursor(after) if after else None
+        while True:
+            page = self._page(query, cursor)
+            for document in page:
+                key = _key_of(document.reference.path)
+                cursor = _cursor_values(document, ranged)
+                yield _snapshot(key, document), _encode_cursor(cursor)
+            if len(page) < page_size:
+                return
+
+    @briefly_retried
+    def _page(self, query: Any, cursor: list[Any] | None) -> list[Any]:
+        if cursor is not None:
+            values: dict[str, Any] = {"__name__": self._client.document(cursor[-1])}
+            if len(cursor) == 2:
+                values["startTime"] = datetime.fromisoformat(cursor[0])
+            query = query.start_after(values)
+        with translated("list completed sessions"):
+            return list(query.stream(retry=None, timeout=self._timeout))
+
+
+def status_fields(update: StatusUpdate) -> dict[str, Any]:
+    """The Firestore field values of a status update."""
+    fields: dict[str, Any] = {"bigquerySyncStatus": update.status.value}
+    if update.status is SyncStatus.SYNCED:
+        fields["bigquerySyncedAt"] = firestore.SERVER_TIMESTAMP
+        fields["bigquerySyncEventId"] = update.event_id
+        fields["bigquerySyncError"] = None
+    elif update.error is not None:
+        fields["bigquerySyncError"] = update.error[:1500]
+    if update.retry_count is not None:
+        fields["bigquerySyncRetryCount"] = update.retry_count
+    return fields
+
+
+def _snapshot(key: SessionKey, document: Any) -> SessionSnapshot:
+    return SessionSnapshot(key, document.to_dict() or {}, document.update_time)
+
+
+def _key_of(path: str) -> SessionKey:
+    parts = path.split("/")
+    if len(parts) != 4 or parts[0] != "users" or parts[2] != "sessions":
+        raise ValueError(f"not a session path: {path}")
+    return SessionKey(parts[1], parts[3])
+
+
+def _cursor_values(document: Any, ranged: bool) -> list[Any]:
+    path = document.reference.path
+    if not ranged:
+        return [path]
+    start = document.get("startTime")
+    return [start.isoformat() if isinstance(start, datetime) else start, path]
+
+
+def _encode_cursor(values: list[Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(token: str) -> list[Any]:
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        values = json.loads(base64.urlsafe_b64decode(padded))
+    except (ValueError, TypeError):
+        raise ValueError(f"not a resume token: {token!r}") from None
+    if not isinstance(values, list) or not 1 <= len(values) <= 2:
+        raise ValueError(f"not a resume token: {token!r}")
+    return values
