@@ -8,6 +8,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, NamedTuple
 
+from shared.contract import Origin
+
 COMPLETED = "completed"
 
 
@@ -99,7 +101,7 @@ class FailureRecord:
     failure_reason: str
     status: FailureStatus = FailureStatus.PENDING
     retry_count: int = 0
-    origin: str = "trigger"
+    origin: Origin = "trigger"
     table: str = "sessions"
     created_at: datetime | None = None
     last_retry_at: datetime | None = None
@@ -118,7 +120,7 @@ class RetryTask:
     session_id: str
     event_id: str
     table: str
-    origin: str = "trigger"
+    origin: Origin = "trigger"
 
     @property
     def name(self) -> str:

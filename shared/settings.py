@@ -58,6 +58,7 @@ ENV_NAMES: tuple[str, ...] = (
     "BATCH_WINDOW_MS",
     "BATCH_MAX_ROWS",
     "LOG_LEVEL",
+    "FUNCTION_TARGET",
     "FIRESTORE_EMULATOR_HOST",
     "PUBSUB_EMULATOR_HOST",
     "BIGQUERY_EMULATOR_HOST",
@@ -97,6 +98,7 @@ class Settings:
     batch_window_ms: int
     batch_max_rows: int
     log_level: str
+    function_target: str | None
     firestore_emulator_host: str | None
     pubsub_emulator_host: str | None
     bigquery_emulator_host: str | None
@@ -188,6 +190,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         batch_window_ms=int(reader.number("BATCH_WINDOW_MS", 20, low=0, high=10_000, integer=True)),
         batch_max_rows=int(reader.number("BATCH_MAX_ROWS", 500, low=1, high=10_000, integer=True)),
         log_level=reader.text("LOG_LEVEL", "INFO").upper(),
+        function_target=reader.optional("FUNCTION_TARGET"),
         firestore_emulator_host=emulator("FIRESTORE_EMULATOR_HOST", "LOCAL_FIRESTORE_PORT"),
         pubsub_emulator_host=emulator("PUBSUB_EMULATOR_HOST", "LOCAL_PUBSUB_PORT"),
         bigquery_emulator_host=emulator("BIGQUERY_EMULATOR_HOST", "LOCAL_BIGQUERY_PORT"),

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from google.api_core import exceptions as gexc
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
+from shared.contract import ORIGINS, Origin
 from shared.gcp.errors import briefly_retried, translated
 from shared.model import OPEN_FAILURE_STATUSES, FailureRecord, FailureStatus, SessionKey
 
@@ -143,9 +144,13 @@ def _record(document: Any) -> FailureRecord:
         failure_reason=data.get("failureReason", ""),
         status=FailureStatus(data.get("status", FailureStatus.PENDING.value)),
         retry_count=int(data.get("retryCount") or 0),
-        origin=data.get("origin", "trigger"),
+        origin=_origin(data.get("origin")),
         table=data.get("table", ""),
         created_at=data.get("createdAt"),
         last_retry_at=data.get("lastRetryAt"),
         resolved_at=data.get("resolvedAt"),
     )
+
+
+def _origin(value: Any) -> Origin:
+    return cast(Origin, value) if value in ORIGINS else "trigger"

@@ -1,0 +1,88 @@
+"""The Cloud Tasks HTTP endpoint: authenticate, validate the task, run one retry."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from typing import Any, cast
+
+from retry_worker.handler import TaskAttempt, TaskReply
+from shared.auth import AuthFailure, Verifier
+from shared.contract import ORIGINS, Origin, validate_ids
+from shared.errors import PermanentError
+from shared.logging import get_logger
+from shared.model import RetryTask
+
+log = get_logger("retry_worker")
+Response = tuple[str, int, dict[str, str]]
+_JSON = {"Content-Type": "application/json"}
+
+
+class BadTask(ValueError):
+    """The request is not a retry task of ours (answer 400, no side effects)."""
+
+
+class TaskEndpoint:
+    """`retry_worker_task`: 2xx ends the task, 503 asks Cloud Tasks to retry with backoff."""
+
+    def __init__(
+        self, verifier: Verifier, table: str, handle: Callable[[TaskAttempt], TaskReply]
+    ) -> None:
+        self._verifier = verifier
+        self._table = table
+        self._handle = handle
+
+    def __call__(self, request: Any) -> Response:
+        try:
+            self._verifier.verify(request.headers.get("Authorization"))
+        except AuthFailure as failure:
+            log.warning("task_rejected", status=failure.status, reason=failure.reason)
+            return _reply(failure.status, error=failure.reason)
+        try:
+            attempt = parse_task(request.get_data(), request.headers, self._table)
+        except BadTask as error:
+            log.warning("task_rejected", status=400, reason=str(error))
+            return _reply(400, error=str(error))
+        reply = self._handle(attempt)
+        return _reply(reply.status, outcome=reply.outcome)
+
+
+def parse_task(body: bytes, headers: Mapping[str, str], table: str) -> TaskAttempt:
+    """Validate the JSON body and the attempt header; raise `BadTask` naming the problem."""
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise BadTask("body is not JSON") from None
+    if not isinstance(payload, dict):
+        raise BadTask("body is not a JSON object")
+    fields = {}
+    for name in ("user_id", "session_id", "event_id", "table"):
+        value = payload.get(name)
+        if not isinstance(value, str) or not value.strip():
+            raise BadTask(f"'{name}' must be a non-empty string")
+        fields[name] = value
+    if fields["table"] != table:
+        raise BadTask(f"'table' is {fields['table']!r}, this worker writes {table!r}")
+    origin = payload.get("origin", "trigger")
+    if origin not in ORIGINS:
+        raise BadTask(f"'origin' must be one of {', '.join(ORIGINS)}")
+    try:
+        validate_ids(fields["user_id"], fields["session_id"], fields["event_id"])
+    except PermanentError as error:
+        raise BadTask(str(error)) from None
+    retry_count = _header_count(headers, "X-CloudTasks-TaskRetryCount")
+    task = RetryTask(
+        fields["user_id"], fields["session_id"], fields["event_id"], table, cast(Origin, origin)
+    )
+    return TaskAttempt(task, retry_count)
+
+
+def _header_count(headers: Mapping[str, str], name: str) -> int:
+    value = headers.get(name)
+    if value is None or not str(value).isdigit():
+        raise BadTask(f"header {name} must be a non-negative integer")
+    return int(value)
+
+
+def _reply(status: int, **body: str) -> Response:
+    return json.dumps(body), status, _JSON
