@@ -1,0 +1,194 @@
+"""Start, recognise, measure and stop the stack's processes, each in a process group of its own."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from cli.local.errors import StackError
+
+# Processes this Python process started, kept so they can be reaped (no zombies, no warnings).
+_children: dict[int, subprocess.Popen[bytes]] = {}
+
+
+@dataclass(frozen=True)
+class ProcessRecord:
+    """What a PID file remembers about a started process, enough to recognise it later.
+
+    A PID alone can be reused by another program; the kernel start time of the
+    process and the program name in its command line tell ours apart.
+    """
+
+    pid: int
+    start_ticks: int
+    program: str
+
+
+@dataclass(frozen=True)
+class _ProcStat:
+    state: str
+    ppid: int
+    pgid: int
+    start_ticks: int
+
+
+def spawn(
+    command: Sequence[str], *, env: Mapping[str, str], cwd: Path, log_path: Path
+) -> ProcessRecord:
+    """Start `command` detached in a new session, output to `log_path`; return its record."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("wb") as log:
+        child = subprocess.Popen(
+            list(command),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=cwd,
+            # Children inherit the caller's environment plus the service's own variables.
+            env={**os.environ, **env},
+            start_new_session=True,
+        )
+    _children[child.pid] = child
+    stat = _stat(child.pid)
+    if stat is None:
+        child.wait()
+        raise StackError(f"{command[0]} exited at once (exit {child.returncode}); see {log_path}")
+    return ProcessRecord(child.pid, stat.start_ticks, Path(command[0]).name)
+
+
+def is_running(record: ProcessRecord) -> bool:
+    """True when the recorded process still runs and is the one we started (not a reused PID)."""
+    stat = _stat(record.pid)
+    if stat is None or stat.start_ticks != record.start_ticks or stat.state == "Z":
+        return False
+    return record.program in _cmdline(record.pid)
+
+
+def exit_code(record: ProcessRecord) -> int | None:
+    """The exit code of a process this Python process started and that has ended, else None."""
+    child = _children.get(record.pid)
+    return None if child is None else child.poll()
+
+
+def rss_kib(record: ProcessRecord) -> int:
+    """Resident memory of the process and all its descendants, in KiB."""
+    return sum(_vm_rss_kib(pid) for pid in _family(record.pid))
+
+
+def stop(record: ProcessRecord, *, grace_seconds: float = 10.0) -> None:
+    """Stop the process, its group and its descendants: SIGTERM, then SIGKILL after the grace.
+
+    Does nothing when the record no longer matches a running process.
+    Raises `StackError` if something survives SIGKILL.
+    """
+    if not is_running(record):
+        _reap(record.pid)
+        return
+    targets = {pid: stat.start_ticks for pid in _family(record.pid) if (stat := _stat(pid))}
+    for sig, wait_seconds in ((signal.SIGTERM, grace_seconds), (signal.SIGKILL, 5.0)):
+        _signal_all(record.pid, targets, sig)
+        if _wait_gone(record.pid, targets, wait_seconds):
+            _reap(record.pid)
+            return
+    raise StackError(f"process {record.pid} ({record.program}) survived SIGKILL")
+
+
+def _signal_all(pgid: int, targets: Mapping[int, int], sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, sig)
+    for pid in _alive(targets):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+
+
+def _wait_gone(pgid: int, targets: Mapping[int, int], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while True:
+        _reap(pgid)
+        if not _alive(targets) and not _group(pgid):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+
+
+def _alive(targets: Mapping[int, int]) -> list[int]:
+    """The PIDs of `targets` (pid -> start ticks) that still run and were not reused."""
+    alive = []
+    for pid, ticks in targets.items():
+        stat = _stat(pid)
+        if stat is not None and stat.start_ticks == ticks and stat.state != "Z":
+            alive.append(pid)
+    return alive
+
+
+def _family(pid: int) -> set[int]:
+    """Live members of the process group led by `pid` plus every descendant of `pid`."""
+    stats = _all_stats()
+    family = {p for p, stat in stats.items() if stat.pgid == pid}
+    if pid in stats:
+        family.add(pid)
+    frontier = [pid]
+    while frontier:
+        parent = frontier.pop()
+        for child, stat in stats.items():
+            if stat.ppid == parent and child not in family:
+                family.add(child)
+                frontier.append(child)
+    return {p for p in family if stats[p].state != "Z"}
+
+
+def _group(pgid: int) -> list[int]:
+    return [p for p, stat in _all_stats().items() if stat.pgid == pgid and stat.state != "Z"]
+
+
+def _all_stats() -> dict[int, _ProcStat]:
+    stats = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and (stat := _stat(int(entry))) is not None:
+            stats[int(entry)] = stat
+    return stats
+
+
+def _stat(pid: int) -> _ProcStat | None:
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name (field 2) may hold spaces and parentheses: split after its last ')'.
+    fields = text[text.rindex(")") + 2 :].split()
+    return _ProcStat(
+        state=fields[0], ppid=int(fields[1]), pgid=int(fields[2]), start_ticks=int(fields[19])
+    )
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return (
+            Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        )
+    except OSError:
+        return ""
+
+
+def _vm_rss_kib(pid: int) -> int:
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:
+        return 0
+    for line in lines:
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def _reap(pid: int) -> None:
+    child = _children.get(pid)
+    if child is not None and child.poll() is not None:
+        del _children[pid]

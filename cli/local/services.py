@@ -1,0 +1,109 @@
+"""The stack's services, one declaration each: how to start one and how to tell it is ready."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cli.local.net import HOST
+from cli.local.toolchain import Toolchain
+from cli.local.venvs import BIGQUERY_EMULATOR, TASKS_EMULATOR, ToolVenv
+from shared.settings import Settings
+
+_HERE = Path(__file__).resolve().parent
+FIRESTORE_MAIN = "com.google.cloud.datastore.emulator.firestore.CloudFirestore"
+# A capped heap and C1-only compilation: about 100 MiB less RSS and a faster start on 2 cores.
+JVM_OPTIONS = ("-Xmx256m", "-XX:TieredStopAtLevel=1")
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """One process of the stack.
+
+    `ports` maps a label to a port on 127.0.0.1: each must be free before the
+    start and accept connections once the service is up. `health_url`, when
+    set, must also answer 2xx. Services with `after_provisioning` start only
+    once the emulators run and the cloud resources exist (the app servers).
+    """
+
+    name: str
+    command: tuple[str, ...]
+    ports: Mapping[str, int]
+    health_url: str | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+    venv: ToolVenv | None = None
+    after_provisioning: bool = False
+    startup_seconds: float = 90.0
+
+    def endpoints(self) -> dict[str, str]:
+        """`host:port` of every labelled port."""
+        return {label: f"{HOST}:{port}" for label, port in self.ports.items()}
+
+
+def stack_services(
+    settings: Settings, tools: Toolchain, tools_dir: Path
+) -> tuple[ServiceSpec, ...]:
+    """Every service of the local stack, in start order."""
+    ports = settings.local_ports
+    firestore = ports["LOCAL_FIRESTORE_PORT"]
+    pubsub = ports["LOCAL_PUBSUB_PORT"]
+    bigquery = ports["LOCAL_BIGQUERY_PORT"]
+    tasks = ports["LOCAL_TASKS_PORT"]
+    return (
+        ServiceSpec(
+            name="firestore",
+            command=(
+                tools.java,
+                *JVM_OPTIONS,
+                "-Duser.language=en",
+                "-cp",
+                str(tools.firestore_jar),
+                FIRESTORE_MAIN,
+                "start",
+                f"--host={HOST}",
+                f"--port={firestore}",
+                # Where it delivers Firestore CloudEvents (the trigger server).
+                f"--functions_emulator={HOST}:{ports['LOCAL_TRIGGER_PORT']}",
+            ),
+            ports={"http": firestore},
+            health_url=f"http://{HOST}:{firestore}/",
+        ),
+        ServiceSpec(
+            name="pubsub",
+            command=(str(tools.pubsub_emulator), f"--host={HOST}", f"--port={pubsub}"),
+            ports={"grpc": pubsub},
+            health_url=f"http://{HOST}:{pubsub}/",
+            env={"JAVA_HOME": str(tools.java_home()), "JAVA_OPTS": " ".join(JVM_OPTIONS)},
+        ),
+        ServiceSpec(
+            name="bigquery",
+            command=(
+                str(BIGQUERY_EMULATOR.python(tools_dir)),
+                str(_HERE / "bq_launcher.py"),
+                "start",
+                f"--rest-host={HOST}",
+                f"--rest-port={bigquery}",
+                f"--grpc-host={HOST}",
+                f"--grpc-port={ports['LOCAL_BIGQUERY_GRPC_PORT']}",
+                f"--project={settings.project}",
+            ),
+            ports={"rest": bigquery, "grpc": ports["LOCAL_BIGQUERY_GRPC_PORT"]},
+            health_url=f"http://{HOST}:{bigquery}/healthz",
+            env={"BQEMU_ENABLE_FORMAT_EXTENSIONS": "false"},
+            venv=BIGQUERY_EMULATOR,
+        ),
+        ServiceSpec(
+            name="tasks",
+            command=(
+                str(TASKS_EMULATOR.python(tools_dir)),
+                str(_HERE / "tasks_launcher.py"),
+                "start",
+                f"--port={tasks}",
+                # It ignores the queue's retry config; this caps attempts at 1 + max_retries.
+                f"--max-retries={settings.max_retries}",
+            ),
+            ports={"grpc": tasks},
+            venv=TASKS_EMULATOR,
+        ),
+    )
