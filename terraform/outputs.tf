@@ -1,0 +1,68 @@
+output "function_urls" {
+  description = "URLs of the three functions (reachable only by their invoker identities)."
+  value = {
+    trigger      = google_cloudfunctions2_function.trigger.url
+    sync_worker  = google_cloudfunctions2_function.sync_worker.url
+    retry_worker = google_cloudfunctions2_function.retry_worker.url
+  }
+}
+
+output "service_accounts" {
+  description = "Email of each component's service account."
+  value       = { for key, account in google_service_account.component : key => account.email }
+}
+
+output "push_audience" {
+  description = "OIDC audience of the push subscription (PUSH_AUDIENCE)."
+  value       = local.push_audience
+}
+
+output "tasks_audience" {
+  description = "OIDC audience of the retry tasks (TASKS_AUDIENCE)."
+  value       = local.tasks_audience
+}
+
+output "topic" {
+  description = "Topic the trigger, replays and backfills publish to (PUBSUB_TOPIC)."
+  value       = google_pubsub_topic.session_completed.id
+}
+
+output "dead_letter_topic" {
+  description = "Dead-letter topic of the push subscription (PUBSUB_DEAD_LETTER_TOPIC)."
+  value       = google_pubsub_topic.dead_letter.id
+}
+
+output "push_subscription" {
+  description = "Push subscription feeding the sync worker; seek it to replay the last 7 days."
+  value       = google_pubsub_subscription.sync_worker_push.id
+}
+
+output "dead_letter_subscription" {
+  description = "Subscription holding the dead letters for inspection and replay."
+  value       = google_pubsub_subscription.dead_letter_hold.id
+}
+
+output "tasks_queue" {
+  description = "Cloud Tasks queue of the retries (TASKS_QUEUE)."
+  value       = google_cloud_tasks_queue.bigquery_sync.id
+}
+
+output "sessions_table" {
+  description = "Fully qualified raw sessions table (project.dataset.table)."
+  value       = "${var.project_id}.${google_bigquery_dataset.analytics.dataset_id}.${google_bigquery_table.sessions.table_id}"
+}
+
+output "sessions_latest_view" {
+  description = "Fully qualified view with the newest row per session."
+  value       = "${var.project_id}.${google_bigquery_dataset.analytics.dataset_id}.${google_bigquery_table.sessions_latest.table_id}"
+}
+
+output "salt_secret" {
+  description = "Secret Manager secret to add the pseudonymization salt to (see DEPLOY.md)."
+  value       = google_secret_manager_secret.salt.id
+}
+
+output "source_bucket" {
+  description = "Bucket holding the functions' source archives."
+  value       = google_storage_bucket.source.name
+}

@@ -1,0 +1,76 @@
+# One identity per component. Each gets only the roles it needs, bound on the resource it
+# uses wherever the service offers resource-level IAM; the bindings live beside those
+# resources (pubsub.tf, tasks.tf, bigquery.tf, secrets.tf, functions.tf).
+
+locals {
+  service_accounts = {
+    trigger       = "Runs the Firestore trigger; publishes SessionCompleted and receives its Eventarc events."
+    sync_worker   = "Runs the sync worker: reads sessions, inserts rows, enqueues retry tasks."
+    retry_worker  = "Runs the retry worker: reads sessions, inserts rows, records abandoned syncs."
+    push_invoker  = "Identity of the push subscription's OIDC token; may only invoke the sync worker."
+    tasks_invoker = "Identity of the retry tasks' OIDC token; may only invoke the retry worker."
+    builder       = "Builds the functions' images with Cloud Build."
+  }
+}
+
+resource "google_service_account" "component" {
+  for_each = local.service_accounts
+
+  project      = var.project_id
+  account_id   = "${var.name_prefix}-${replace(each.key, "_", "-")}"
+  display_name = "session-sync ${replace(each.key, "_", " ")}"
+  description  = each.value
+
+  depends_on = [google_project_service.required]
+}
+
+# Project-level roles, only where no narrower resource exists.
+
+# Eventarc delivers Firestore events on behalf of the trigger's service account.
+resource "google_project_iam_member" "trigger_event_receiver" {
+  project = var.project_id
+  role    = "roles/eventarc.eventReceiver"
+  member  = google_service_account.component["trigger"].member
+}
+
+# Firestore has no per-collection IAM; the condition limits both workers to the one database.
+resource "google_project_iam_member" "workers_firestore" {
+  for_each = toset(["sync_worker", "retry_worker"])
+
+  project = var.project_id
+  role    = "roles/datastore.user"
+  member  = google_service_account.component[each.key].member
+
+  condition {
+    title       = "session-sync-database-only"
+    description = "Only the Firestore database the pipeline reads and writes."
+    expression  = "resource.name == \"projects/${var.project_id}/databases/${local.firestore_database}\""
+  }
+}
+
+# Cloud Build writes the build logs as the builder account.
+resource "google_project_iam_member" "builder_logs" {
+  project = var.project_id
+  role    = "roles/logging.logWriter"
+  member  = google_service_account.component["builder"].member
+}
+
+# The workers create tasks whose OIDC token is minted for the tasks-invoker account.
+resource "google_service_account_iam_member" "sync_worker_acts_as_tasks_invoker" {
+  service_account_id = google_service_account.component["tasks_invoker"].name
+  role               = "roles/iam.serviceAccountUser"
+  member             = google_service_account.component["sync_worker"].member
+}
+
+# Pub/Sub mints the OIDC tokens of push deliveries (the sync worker push subscription and the
+# subscription Eventarc creates for the trigger). Projects created before April 2021 need
+# this grant explicitly; on newer ones it is harmless.
+resource "google_service_account_iam_member" "pubsub_mints_tokens" {
+  for_each = toset(["push_invoker", "trigger"])
+
+  service_account_id = google_service_account.component[each.key].name
+  role               = "roles/iam.serviceAccountTokenCreator"
+  member             = local.pubsub_service_agent
+
+  depends_on = [google_project_service.required]
+}
