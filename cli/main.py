@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from cli import transform_cmd
+from cli import transform_cmd, worker_cmd
 from shared.errors import ConfigError
 
 USAGE_ERROR = 2
@@ -27,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _command_modules() -> list[object]:
     from cli.local import command as local_command
 
-    return [transform_cmd, local_command]
+    return [transform_cmd, local_command, worker_cmd]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

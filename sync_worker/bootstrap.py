@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from shared.auth import push_verifier
-from shared.gcp.clients import queue_path, tasks_client
+from shared.gcp.clients import queue_path, subscriber_client, tasks_client
 from shared.gcp.sync_ports import build_sync_ports
 from shared.gcp.tasks_queue import CloudTasksRetryQueue
 from shared.logging import configure_logging
 from shared.settings import Settings
 from sync_worker.batcher import MicroBatcher
 from sync_worker.handler import Delivery, Handled, WorkerPorts, handle_deliveries
+from sync_worker.pull import PullRunner
 from sync_worker.push import PushEndpoint
 
 
@@ -40,3 +41,21 @@ def build_push_endpoint(settings: Settings) -> PushEndpoint:
         process, window=settings.batch_window_ms / 1000, max_size=settings.batch_max_rows
     )
     return PushEndpoint(verifier, batcher.submit)
+
+
+def build_pull_runner(settings: Settings, *, subscription: str, batch_size: int) -> PullRunner:
+    """A streaming-pull runner on `subscription`, batching up to `batch_size` messages."""
+    configure_logging(settings.log_level)
+    ports = build_worker_ports(settings)
+    subscriber = subscriber_client(settings)
+
+    def handle(deliveries: Sequence[Delivery]) -> list[Handled]:
+        return handle_deliveries(deliveries, ports)
+
+    return PullRunner(
+        subscriber,
+        subscriber.subscription_path(settings.require_project(), subscription),
+        handle,
+        batch_size=batch_size,
+        window=settings.batch_window_ms / 1000,
+    )
