@@ -202,7 +202,10 @@ def parse_directory(directory: Path) -> Config:
     for path in sorted(directory.glob("*.tf")):
         text = path.read_text(encoding="utf-8")
         texts[path.name] = text
-        parsed = _strip_markers(hcl2.loads(text, serialization_options=options))
+        try:
+            parsed = _strip_markers(hcl2.loads(text, serialization_options=options))
+        except Exception as error:  # lark's many error types; the message is what matters
+            raise AssertionError(f"python-hcl2 cannot parse {path.name}: {error}") from None
         for entry in parsed.get("resource", []):
             for kind, named in entry.items():
                 for name, body in named.items():
@@ -225,7 +228,9 @@ def parse_directory(directory: Path) -> Config:
 
 @cache
 def terraform_config() -> Config:
-    """`parse_directory` on terraform/, once per test session."""
+    """`parse_directory` on terraform/, once per test session, after Terraform loaded it."""
+    load = terraform_load()
+    assert load.ok, f"Terraform cannot load terraform/, nothing to inspect:\n{load.stderr}"
     return parse_directory(TERRAFORM_DIR)
 
 
