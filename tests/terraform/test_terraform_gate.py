@@ -17,10 +17,10 @@ from tests.terraform.hcl_config import (
 
 
 def test_terraform_fmt_check_recursive() -> None:
-    retcode, listed, diagnostics = fmt_check(TERRAFORM_DIR)
-    assert retcode == 0, (
-        f"terraform fmt -check -recursive failed (exit {retcode}); run `terraform fmt -recursive "
-        f"terraform`.\n{listed}\n{diagnostics}"
+    result = fmt_check(TERRAFORM_DIR)
+    assert result.retcode == 0, (
+        f"terraform fmt -check -recursive failed (exit {result.retcode}); run "
+        f"`terraform fmt -recursive terraform`.\n{result.stdout}\n{result.stderr}"
     )
 
 
@@ -43,8 +43,8 @@ def test_loader_rejects_a_broken_configuration(tmp_path: Path) -> None:
 def test_tfvars_example_is_formatted_and_sets_only_declared_variables(tmp_path: Path) -> None:
     example = TERRAFORM_DIR / "terraform.tfvars.example"
     shutil.copy(example, tmp_path / "terraform.tfvars")
-    retcode, listed, diagnostics = fmt_check(tmp_path)
-    assert retcode == 0, f"terraform.tfvars.example is not formatted:\n{listed}\n{diagnostics}"
+    result = fmt_check(tmp_path)
+    assert result.retcode == 0, f"terraform.tfvars.example is not formatted:\n{result.stdout}"
 
     assigned = parse_attributes(example.read_text(encoding="utf-8"))
     declared = terraform_config().variables
