@@ -37,7 +37,6 @@ def offline_terraform_env() -> Iterator[None]:
             "TF_IN_AUTOMATION": "1",
             "TF_INPUT": "0",
             "TF_CLI_CONFIG_FILE": str(cli_config),
-            "TF_DATA_DIR": str(Path(scratch) / "data"),
         }
         saved = {name: os.environ.get(name) for name in overrides}
         os.environ.update(overrides)
