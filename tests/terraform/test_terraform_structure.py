@@ -426,5 +426,6 @@ def test_every_reference_is_declared(config: Config) -> None:
 def test_provider_is_pinned(config: Config) -> None:
     versions = (TERRAFORM_DIR / "versions.tf").read_text()
     assert re.search(r'source\s*=\s*"hashicorp/google"', versions)
-    assert re.search(r'version\s*=\s*">= 6\.0\.0, < 8\.0\.0"', versions)
+    pin = re.search(r'(?<!_)version\s*=\s*"(?P<pin>[^"]+)"', versions)
+    assert pin and re.search(r"<\s*\d+", pin["pin"]), "pin the google provider with an upper bound"
     assert "google-beta" not in "".join(config.texts.values())
