@@ -2,7 +2,7 @@
 # (root main.py exposes every entry point; see DEPLOY.md for building and uploading it).
 
 resource "google_storage_bucket" "source" {
-  # checkov:skip=CKV_GCP_62:Holds only build archives of the public source; Cloud Audit Logs record who changes them, a separate log bucket adds nothing.
+  # checkov:skip=CKV_GCP_62:Holds only build archives of the application code, no user data; Cloud Audit Logs already record who changes them.
   project  = var.project_id
   name     = "${var.project_id}-${var.name_prefix}-source"
   location = var.region
@@ -46,7 +46,7 @@ resource "google_storage_bucket_iam_member" "builder_reads_source" {
 }
 
 resource "google_artifact_registry_repository" "functions" {
-  # checkov:skip=CKV_GCP_84:Images contain only the source code and public dependencies, no data; Google-managed encryption is enough.
+  # checkov:skip=CKV_GCP_84:Images hold only the application code and its dependencies, no user data; Google-managed encryption is enough.
   project       = var.project_id
   location      = var.region
   repository_id = "${var.name_prefix}-functions"

@@ -1,5 +1,5 @@
 resource "google_pubsub_topic" "session_completed" {
-  # checkov:skip=CKV_GCP_83:Google-managed encryption at rest; messages carry document ids only, kept at most 7 days, and a CMEK key is outside this module.
+  # checkov:skip=CKV_GCP_83:Messages are references (user and session ids) kept at most 7 days under Google-managed encryption; no CMEK key is managed here.
   project = var.project_id
   name    = var.topic_name
 
@@ -7,7 +7,7 @@ resource "google_pubsub_topic" "session_completed" {
 }
 
 resource "google_pubsub_topic" "dead_letter" {
-  # checkov:skip=CKV_GCP_83:Google-managed encryption at rest; messages carry document ids only, kept at most 7 days, and a CMEK key is outside this module.
+  # checkov:skip=CKV_GCP_83:Messages are references (user and session ids) kept at most 7 days under Google-managed encryption; no CMEK key is managed here.
   project = var.project_id
   name    = var.dead_letter_topic_name
 
