@@ -6,7 +6,7 @@ CHECKOV := .tools/checkov/bin/checkov
 N ?= 200
 FAIL_RATE ?= 0
 
-.PHONY: setup test unit lint typecheck local-up local-down local-status local-reset demo bench clean
+.PHONY: setup test unit lint local-up local-down local-status local-reset demo bench package clean
 
 setup: $(BIN)/session-sync $(CHECKOV)
 
@@ -39,6 +39,9 @@ local-status: setup
 	$(BIN)/session-sync local status
 local-reset: setup
 	$(BIN)/session-sync local reset
+
+package: setup
+	$(BIN)/python terraform/scripts/build_source_archive.py
 
 clean:
 	rm -rf $(VENV) .tools .local-stack .pytest_cache .mypy_cache .ruff_cache .coverage

@@ -59,6 +59,7 @@ ENV_NAMES: tuple[str, ...] = (
     "BATCH_MAX_ROWS",
     "LOG_LEVEL",
     "FUNCTION_TARGET",
+    "LOCAL_STACK_DIR",
     "FIRESTORE_EMULATOR_HOST",
     "PUBSUB_EMULATOR_HOST",
     "BIGQUERY_EMULATOR_HOST",
@@ -104,6 +105,7 @@ class Settings:
     bigquery_emulator_host: str | None
     tasks_emulator_host: str | None
     local_ports: Mapping[str, int]
+    local_stack_dir: str
 
     @property
     def is_local(self) -> bool:
@@ -196,6 +198,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         bigquery_emulator_host=emulator("BIGQUERY_EMULATOR_HOST", "LOCAL_BIGQUERY_PORT"),
         tasks_emulator_host=emulator("CLOUD_TASKS_EMULATOR_HOST", "LOCAL_TASKS_PORT"),
         local_ports=ports,
+        local_stack_dir=reader.text("LOCAL_STACK_DIR", ".local-stack"),
     )
     return settings
 

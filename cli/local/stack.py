@@ -41,7 +41,7 @@ class LocalStack:
     """The emulators (and later the app servers) of one checkout, on 127.0.0.1.
 
     Virtualenvs live in `ROOT/.tools/`, PID files and logs in `state_dir`
-    (default `ROOT/.local-stack/`). Ports and resource names come from settings.
+    (default `ROOT/` + the LOCAL_STACK_DIR setting, `.local-stack/`). Ports and resource names come from settings.
     `progress` receives one line per step for people watching. Raises
     `ConfigError` when the settings are not in local mode.
     """
@@ -60,7 +60,7 @@ class LocalStack:
         self.settings = settings
         self.root = root or find_root()
         self.tools_dir = self.root / ".tools"
-        self.state = StateDir(state_dir or self.root / ".local-stack")
+        self.state = StateDir(state_dir or self.root / settings.local_stack_dir)
         self.toolchain = toolchain or Toolchain()
         self.services: tuple[ServiceSpec, ...] = stack_services(
             settings, self.toolchain, self.tools_dir
