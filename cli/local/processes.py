@@ -119,11 +119,18 @@ def _wait_gone(pgid: int, targets: Mapping[int, int], seconds: float) -> bool:
 
 
 def _alive(targets: Mapping[int, int]) -> list[int]:
-    """The PIDs of `targets` (pid -> start ticks) that still run and were not reused."""
+    """The PIDs of `targets` (pid -> start ticks) that still run and were not reused.
+
+    A multi-threaded process shows its leader as a zombie while other threads
+    still exit; for our own children only a successful wait counts as gone.
+    """
     alive = []
     for pid, ticks in targets.items():
         stat = _stat(pid)
-        if stat is not None and stat.start_ticks == ticks and stat.state != "Z":
+        if stat is None or stat.start_ticks != ticks:
+            continue
+        child = _children.get(pid)
+        if stat.state != "Z" or (child is not None and child.poll() is None):
             alive.append(pid)
     return alive
 

@@ -41,9 +41,9 @@ class LocalStack:
     """The emulators (and later the app servers) of one checkout, on 127.0.0.1.
 
     Virtualenvs live in `ROOT/.tools/`, PID files and logs in `state_dir`
-    (default `ROOT/` + the LOCAL_STACK_DIR setting, `.local-stack/`). Ports and resource names come from settings.
-    `progress` receives one line per step for people watching. Raises
-    `ConfigError` when the settings are not in local mode.
+    (default: the LOCAL_STACK_DIR setting under ROOT, `.local-stack/`). Ports
+    and resource names come from settings. `progress` receives one line per
+    step for people watching. Raises `ConfigError` outside local mode.
     """
 
     def __init__(
