@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +13,7 @@ from cli.local.venvs import BIGQUERY_EMULATOR, TASKS_EMULATOR, ToolVenv
 from shared.settings import Settings
 
 _HERE = Path(__file__).resolve().parent
+ROOT = _HERE.parents[1]
 FIRESTORE_MAIN = "com.google.cloud.datastore.emulator.firestore.CloudFirestore"
 # A capped heap and C1-only compilation: about 100 MiB less RSS and a faster start on 2 cores.
 JVM_OPTIONS = ("-Xmx256m", "-XX:TieredStopAtLevel=1")
@@ -44,7 +46,14 @@ class ServiceSpec:
 def stack_services(
     settings: Settings, tools: Toolchain, tools_dir: Path
 ) -> tuple[ServiceSpec, ...]:
-    """Every service of the local stack, in start order."""
+    """Every service of the local stack, in start order: emulators, then the pipeline."""
+    return (*emulator_services(settings, tools, tools_dir), *pipeline_services(settings))
+
+
+def emulator_services(
+    settings: Settings, tools: Toolchain, tools_dir: Path
+) -> tuple[ServiceSpec, ...]:
+    """The four emulators."""
     ports = settings.local_ports
     firestore = ports["LOCAL_FIRESTORE_PORT"]
     pubsub = ports["LOCAL_PUBSUB_PORT"]
@@ -107,3 +116,64 @@ def stack_services(
             venv=TASKS_EMULATOR,
         ),
     )
+
+
+# The functions' local servers: the same entry points as on GCP, served by functions-framework.
+FUNCTIONS = (
+    ("trigger", "on_session_written", "LOCAL_TRIGGER_PORT"),
+    ("sync-worker", "sync_worker_push", "LOCAL_SYNC_WORKER_PORT"),
+    ("retry-worker", "retry_worker_task", "LOCAL_RETRY_WORKER_PORT"),
+)
+# Request threads per server, so concurrent pushes can be coalesced into micro-batches.
+SERVER_THREADS = "64"
+
+
+def pipeline_services(settings: Settings) -> tuple[ServiceSpec, ...]:
+    """The fault-injection proxy in front of BigQuery, then the three function servers.
+
+    The servers run in local mode without token checks (the emulators send no
+    OIDC tokens) and reach BigQuery through the proxy.
+    """
+    ports = settings.local_ports
+    proxy_port = ports["LOCAL_FAULT_PROXY_PORT"]
+    proxy = ServiceSpec(
+        name="fault-proxy",
+        command=(
+            sys.executable,
+            "-m",
+            "cli.local.fault_proxy",
+            f"--port={proxy_port}",
+            f"--upstream={HOST}:{ports['LOCAL_BIGQUERY_PORT']}",
+        ),
+        ports={"http": proxy_port},
+        health_url=f"http://{HOST}:{proxy_port}/__faults__",
+        after_provisioning=True,
+    )
+    servers = tuple(
+        ServiceSpec(
+            name=name,
+            command=(
+                sys.executable,
+                "-m",
+                "functions_framework",
+                f"--source={ROOT / 'main.py'}",
+                f"--target={target}",
+                f"--host={HOST}",
+                f"--port={ports[port_setting]}",
+            ),
+            ports={"http": ports[port_setting]},
+            env={
+                "PIPELINE_MODE": "local",
+                "AUTH_DISABLED": "true",
+                "FUNCTION_TARGET": target,
+                "GOOGLE_CLOUD_PROJECT": settings.project,
+                "BIGQUERY_EMULATOR_HOST": f"{HOST}:{proxy_port}",
+                "THREADS": SERVER_THREADS,
+                "PYTHONPATH": str(ROOT),
+            },
+            after_provisioning=True,
+            startup_seconds=60.0,
+        )
+        for name, target, port_setting in FUNCTIONS
+    )
+    return (proxy, *servers)

@@ -16,6 +16,7 @@ from cli.local.services import ServiceSpec, stack_services
 from cli.local.state import StateDir
 from cli.local.status import ServiceStatus, StackStatus
 from cli.local.toolchain import Toolchain
+from cli.local.wiring import wire_pipeline
 from shared.errors import ConfigError
 from shared.gcp.clients import queue_path
 from shared.settings import Settings
@@ -92,6 +93,7 @@ class LocalStack:
         self.toolchain.check()
         with self.state.locked():
             self.install()
+            self._check_ports_free([s for s in self.services if not self._is_running(s)])
             actions: dict[str, UpAction] = {}
             started: list[ServiceSpec] = []
             try:
@@ -104,6 +106,8 @@ class LocalStack:
                     if not after_provisioning:
                         provision(self.settings)
                         self._progress("resources provisioned")
+                wire_pipeline(self.settings)
+                self._progress("Firestore trigger registered, push subscription ready")
             except BaseException:
                 for spec in reversed(started):
                     self._stop(spec)
@@ -155,18 +159,28 @@ class LocalStack:
                 raise StackError(f"{spec.name} is not running: run `session-sync local up` first")
         reset(self.settings)
 
+    def _is_running(self, spec: ServiceSpec) -> bool:
+        record = self.state.read(spec.name)
+        return record is not None and processes.is_running(record)
+
+    @staticmethod
+    def _check_ports_free(specs: list[ServiceSpec]) -> None:
+        for spec in specs:
+            busy = [port for port in spec.ports.values() if not port_free(port)]
+            if busy:
+                raise StackError(
+                    f"{spec.name}: port {', '.join(map(str, busy))} on 127.0.0.1 is in use by a"
+                    " program this stack did not start; stop it or change the LOCAL_*_PORT"
+                    " settings"
+                )
+
     def _start(self, spec: ServiceSpec, started: list[ServiceSpec]) -> UpAction:
         record = self.state.read(spec.name)
         if record is not None and processes.is_running(record):
             self._progress(f"{spec.name}: already running (pid {record.pid}), reused")
             return "reused"
         self.state.remove(spec.name)
-        busy = [port for port in spec.ports.values() if not port_free(port)]
-        if busy:
-            raise StackError(
-                f"{spec.name}: port {', '.join(map(str, busy))} on 127.0.0.1 is in use by a"
-                " program this stack did not start; stop it or change the LOCAL_*_PORT settings"
-            )
+        self._check_ports_free([spec])
         record = processes.spawn(
             spec.command,
             env=spec.env,
@@ -203,7 +217,7 @@ class LocalStack:
             return "not running"
         if not processes.is_running(record):
             self.state.remove(spec.name)
-            self._progress(f"{spec.name}: stale PID file removed (pid {record.pid} is not ours)")
+            self._progress(f"{spec.name}: stale PID file removed (pid {record.pid} no longer runs)")
             return "stale"
         processes.stop(record)
         deadline = time.monotonic() + PORT_RELEASE_SECONDS
