@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 
 from cli.local.errors import StackError
+from cli.local.faults import FaultControl
 from cli.local.stack import LocalStack
 from cli.local.status import StackStatus
 from shared.settings import load_settings
@@ -51,8 +52,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "reset",
         _reset,
         "empty Firestore, the sessions table, the topics' backlogs and the retry queue"
-        " without restarting anything",
+        " and clear injected faults, without restarting anything",
     )
+    faults = _add(
+        commands,
+        "faults",
+        _faults,
+        "show or switch the faults the proxy between the workers and BigQuery injects",
+    )
+    faults.add_argument("--fail-rate", type=float, help="fail this fraction of requests (0..1)")
+    faults.add_argument(
+        "--fail-for", type=float, metavar="SECONDS", help="fail every request for this long"
+    )
+    faults.add_argument("--latency-ms", type=float, help="add this delay to every request")
+    faults.add_argument("--clear", action="store_true", help="forward everything again")
 
 
 def _add(
@@ -115,6 +128,25 @@ def _status(args: argparse.Namespace) -> int:
 def _reset(_args: argparse.Namespace) -> int:
     _stack().reset()
     print("local stack emptied")
+    return 0
+
+
+def _faults(args: argparse.Namespace) -> int:
+    control = FaultControl(load_settings())
+    if args.clear:
+        state = control.clear()
+    elif args.fail_rate is None and args.fail_for is None and args.latency_ms is None:
+        state = control.state()
+    else:
+        if not 0 <= (args.fail_rate or 0) <= 1:
+            print("session-sync local faults: --fail-rate must be within 0..1", file=sys.stderr)
+            return 2
+        state = control.set(
+            fail_rate=args.fail_rate or 0.0,
+            fail_for_seconds=args.fail_for,
+            latency_ms=args.latency_ms or 0.0,
+        )
+    print(json.dumps(state, indent=2))
     return 0
 
 

@@ -9,6 +9,7 @@ from typing import Literal
 
 from cli.local import processes
 from cli.local.errors import StackError
+from cli.local.faults import FaultControl
 from cli.local.net import http_status, port_free, port_open
 from cli.local.provision import provision, topic_paths
 from cli.local.reset import reset
@@ -158,6 +159,9 @@ class LocalStack:
             if not spec.after_provisioning and not self._service_status(spec).healthy:
                 raise StackError(f"{spec.name} is not running: run `session-sync local up` first")
         reset(self.settings)
+        proxy = next(spec for spec in self.services if spec.name == "fault-proxy")
+        if self._service_status(proxy).healthy:
+            FaultControl(self.settings).clear()
 
     def _is_running(self, spec: ServiceSpec) -> bool:
         record = self.state.read(spec.name)
