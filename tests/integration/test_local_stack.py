@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import socket
 import subprocess
 import time
 from datetime import UTC, datetime, timedelta
@@ -28,7 +29,7 @@ from shared.settings import LOCAL_PORTS, Settings, load_settings
 pytestmark = pytest.mark.integration
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-SERVICES = {"firestore", "pubsub", "bigquery", "tasks"}
+EMULATORS = {"firestore", "pubsub", "bigquery", "tasks"}
 
 
 def test_up_is_healthy_and_status_lists_every_endpoint_and_resource(
@@ -37,7 +38,8 @@ def test_up_is_healthy_and_status_lists_every_endpoint_and_resource(
     status = local_stack.status()
 
     assert status.healthy
-    assert {service.name for service in status.services} == SERVICES
+    assert [service.name for service in status.services] == _names(local_stack)
+    assert set(_names(local_stack)) >= EMULATORS
     assert all(service.pid and service.rss_mib for service in status.services)
     ports = local_settings.local_ports
     assert status.service("bigquery").endpoints == {
@@ -83,7 +85,7 @@ def test_second_up_reuses_every_running_service(local_stack: LocalStack) -> None
 
     actions = local_stack.up()
 
-    assert actions == dict.fromkeys(SERVICES, "reused")
+    assert actions == dict.fromkeys(_names(local_stack), "reused")
     assert {service.name: service.pid for service in local_stack.status().services} == before
 
 
@@ -139,6 +141,7 @@ def test_view_returns_the_newest_row_of_each_session(
 def test_reset_empties_documents_rows_backlog_and_tasks_without_restarting(
     clean_stack: LocalStack, local_settings: Settings
 ) -> None:
+    """The data stays clear of the running pipeline: no session path, the dead-letter topic."""
     pids = {service.name: service.pid for service in clean_stack.status().services}
     queue = clients.queue_path(local_settings)
     with (
@@ -147,11 +150,11 @@ def test_reset_empties_documents_rows_backlog_and_tasks_without_restarting(
         clients.tasks_client(local_settings) as tasks,
         clients.bigquery_client(local_settings) as bq,
     ):
-        topic = publisher.topic_path(local_settings.project, local_settings.topic)
+        topic = publisher.topic_path(local_settings.project, local_settings.dead_letter_topic)
         subscription = subscriber.subscription_path(local_settings.project, "test-reset-backlog")
         subscriber.create_subscription(name=subscription, topic=topic, timeout=10)
         try:
-            document = clients.firestore_client(local_settings).document("users/u1/sessions/s1")
+            document = clients.firestore_client(local_settings).document("local-stack-test/reset")
             document.set({"status": "completed"})
             assert bq.insert_rows_json(local_settings.table_id, [_row("u", "s1")], timeout=10) == []
             for number in range(3):
@@ -195,6 +198,41 @@ def test_up_fails_at_once_naming_a_missing_program(
     assert list(tmp_path.iterdir()) == []
 
 
+def test_up_refuses_a_port_held_by_another_program_before_starting_anything(
+    tmp_path: Path,
+) -> None:
+    stack = LocalStack(_shifted_settings(2000), root=REPO_ROOT, state_dir=tmp_path)
+    taken = stack.settings.local_ports["LOCAL_BIGQUERY_PORT"]
+    with (
+        socket.create_server(("127.0.0.1", taken)),
+        pytest.raises(StackError, match=f"bigquery: port {taken} .* in use"),
+    ):
+        stack.up()
+
+    assert not list(tmp_path.glob("*.pid"))
+
+
+def test_a_service_dying_at_start_fails_up_naming_its_log_and_stops_the_others(
+    tmp_path: Path,
+) -> None:
+    broken_jar = tmp_path / "broken.jar"
+    broken_jar.write_text("not a jar")
+    state_dir = tmp_path / "state"
+    stack = LocalStack(
+        _shifted_settings(3000),
+        root=REPO_ROOT,
+        state_dir=state_dir,
+        toolchain=Toolchain(firestore_jar=broken_jar),
+    )
+
+    with pytest.raises(StackError, match=re.escape(f"see {state_dir / 'firestore.log'}")):
+        stack.up()
+
+    assert not stack.status().healthy
+    assert not any(service.running for service in stack.status().services)
+    assert not list(state_dir.glob("*.pid"))
+
+
 def test_down_removes_stale_pid_files_without_signalling(
     local_settings: Settings, tmp_path: Path
 ) -> None:
@@ -218,10 +256,7 @@ def test_down_removes_stale_pid_files_without_signalling(
 
 def test_down_stops_every_process_and_frees_every_port(tmp_path: Path) -> None:
     """A second stack on other ports and another state folder, so the shared one keeps running."""
-    settings = load_settings(
-        {"PIPELINE_MODE": "local", **{name: str(port + 1000) for name, port in LOCAL_PORTS.items()}}
-    )
-    stack = LocalStack(settings, root=REPO_ROOT, state_dir=tmp_path)
+    stack = LocalStack(_shifted_settings(1000), root=REPO_ROOT, state_dir=tmp_path)
     ports = {port for service in stack.services for port in service.ports.values()}
     try:
         stack.up()
@@ -232,11 +267,22 @@ def test_down_stops_every_process_and_frees_every_port(tmp_path: Path) -> None:
     finally:
         actions = stack.down()
 
-    assert actions == dict.fromkeys(SERVICES, "stopped")
+    assert actions == dict.fromkeys(_names(stack), "stopped")
     listening = _listeners()
     assert not ports & set(listening), f"ports still listening: {ports & set(listening)}"
     assert not pids & set().union(*listening.values()), "a stack process still listens"
     assert not list(tmp_path.glob("*.pid"))
+
+
+def _names(stack: LocalStack) -> list[str]:
+    """The names of the stack's declared services, in start order."""
+    return [spec.name for spec in stack.services]
+
+
+def _shifted_settings(offset: int) -> Settings:
+    """Local settings with every default stack port moved by `offset`, for a second stack."""
+    ports = {name: str(port + offset) for name, port in LOCAL_PORTS.items()}
+    return load_settings({"PIPELINE_MODE": "local", **ports})
 
 
 def _row(
@@ -271,7 +317,7 @@ def _count(bq: bigquery.Client, table: str) -> int:
 def _pull(subscriber: pubsub_v1.SubscriberClient, subscription: str) -> list[bytes]:
     """The data of every message the subscription hands out now (acknowledged)."""
     try:
-        response = subscriber.pull(subscription=subscription, max_messages=10, timeout=5)
+        response = subscriber.pull(subscription=subscription, max_messages=10, timeout=2)
     except exceptions.DeadlineExceeded:
         return []
     ack_ids = [received.ack_id for received in response.received_messages]
