@@ -32,16 +32,17 @@ unit: setup
 	$(BIN)/pytest tests/unit
 
 local-up: setup
-	$(BIN)/session-sync local up
+	PIPELINE_MODE=local $(BIN)/session-sync local up
 local-down: setup
-	$(BIN)/session-sync local down
+	PIPELINE_MODE=local $(BIN)/session-sync local down
 local-status: setup
-	$(BIN)/session-sync local status
+	PIPELINE_MODE=local $(BIN)/session-sync local status
 local-reset: setup
-	$(BIN)/session-sync local reset
+	PIPELINE_MODE=local $(BIN)/session-sync local reset
 
 package: setup
 	$(BIN)/python terraform/scripts/build_source_archive.py
 
 clean:
+	-PIPELINE_MODE=local $(BIN)/session-sync local down
 	rm -rf $(VENV) .tools .local-stack .pytest_cache .mypy_cache .ruff_cache .coverage

@@ -42,5 +42,5 @@ def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None
 
 
 def get_logger(name: str) -> Any:
-    """A structlog logger tagged with the component `name`."""
-    return structlog.get_logger().bind(logger=name)
+    """A structlog logger tagged with the component `name`, configured lazily at first use."""
+    return structlog.get_logger(component=name)

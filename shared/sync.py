@@ -185,12 +185,12 @@ def _record(
             record_invalid(message, error or "invalid", ports.failures, ports.table)
             if snapshots.get(key) is not None:
                 updates.append((key, StatusUpdate(SyncStatus.INVALID, error=error)))
-    if updates:
-        ports.sessions.update_statuses(updates)
-    if reopened:
+    if reopened:  # before the status write: a session seen `synced` has no open records
         resolved = ports.failures.resolve_open(reopened)
         if resolved:
             log.info("failures_resolved", count=resolved)
+    if updates:
+        ports.sessions.update_statuses(updates)
 
 
 def record_invalid(

@@ -54,8 +54,8 @@ def handle_deliveries(deliveries: Sequence[Delivery], ports: WorkerPorts) -> lis
     """Sync a batch; acknowledge only what is inserted and recorded, or safely deferred.
 
     Undecodable messages and invalid sessions are recorded `invalid` and
-    acknowledged. A transient failure is acknowledged once its retry task is
-    enqueued and its failure record opened; if that fails, it is not
+    acknowledged. A transient failure is acknowledged once its failure record
+    is opened and its retry task enqueued; if either fails, it is not
     acknowledged, so Pub/Sub redelivers it.
     """
     handled: list[Handled | None] = [None] * len(deliveries)
@@ -82,24 +82,23 @@ def handle_deliveries(deliveries: Sequence[Delivery], ports: WorkerPorts) -> lis
 
 
 def _defer(message: SessionCompleted, reason: str, ports: WorkerPorts) -> Handled:
-    """Enqueue the retry task, open the failure record, mark the session `failed`."""
+    """Open the failure record, mark the session `failed`, then enqueue the retry task.
+
+    In this order, the retry worker (which may run at once) always finds the
+    record and the status it is about to resolve.
+    """
     key = SessionKey(message.user_id, message.session_id)
+    task = RetryTask(
+        message.user_id, message.session_id, message.event_id, ports.sync.table, message.origin
+    )
     try:
-        ports.queue.enqueue(
-            RetryTask(
-                message.user_id,
-                message.session_id,
-                message.event_id,
-                ports.sync.table,
-                message.origin,
-            )
-        )
         ports.sync.failures.open(
             failure_record(message, reason, ports.sync.table, FailureStatus.PENDING)
         )
         ports.sync.sessions.update_status(
             key, StatusUpdate(SyncStatus.FAILED, error=reason, retry_count=0)
         )
+        ports.queue.enqueue(task)
     except TransientError as error:
         log.error("retry_not_enqueued", event_id=message.event_id, error=str(error))
         return Handled(False, "retry_not_enqueued")

@@ -51,7 +51,7 @@ class Faults:
 
 
 class FaultState:
-    """The current faults and counters, shared by the handler threads."""
+    """The current faults and the counters since they were set, shared by the handler threads."""
 
     def __init__(self, upstream: str, seed: int = 15) -> None:
         self.upstream = upstream
@@ -60,6 +60,13 @@ class FaultState:
         self.failed = 0
         self._random = random.Random(seed)
         self._lock = threading.Lock()
+
+    def switch(self, faults: Faults) -> None:
+        """Apply new faults; the counters restart so they describe this setting only."""
+        with self._lock:
+            self.faults = faults
+            self.forwarded = 0
+            self.failed = 0
 
     def decide(self) -> tuple[bool, float]:
         """(fail this request?, seconds of latency to add)."""
@@ -124,13 +131,10 @@ class ProxyHandler(BaseHTTPRequestHandler):
     def _control(self, body: bytes) -> None:
         state = self.server.state
         try:
-            if self.command == "PUT" or self.command == "POST":
-                faults = Faults.from_json(json.loads(body or b"{}"))
-                with state._lock:
-                    state.faults = faults
+            if self.command in ("PUT", "POST"):
+                state.switch(Faults.from_json(json.loads(body or b"{}")))
             elif self.command == "DELETE":
-                with state._lock:
-                    state.faults = Faults()
+                state.switch(Faults())
         except (ValueError, TypeError) as error:
             self._reply(400, json.dumps({"error": str(error)}).encode())
             return

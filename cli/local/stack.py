@@ -124,6 +124,11 @@ class LocalStack:
         with self.state.locked():
             return {spec.name: self._stop(spec) for spec in reversed(self.services)}
 
+    def stop_service(self, name: str) -> DownAction:
+        """Stop one service (e.g. to simulate an outage); the next `up` starts it again."""
+        with self.state.locked():
+            return self._stop(next(spec for spec in self.services if spec.name == name))
+
     def status(self) -> StackStatus:
         """Each service's process and health, and the names of the provisioned resources."""
         settings = self.settings

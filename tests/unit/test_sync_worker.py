@@ -84,7 +84,9 @@ def test_deferral_that_cannot_enqueue_answers_503() -> None:
     world.queue.outage.down = True
     _, status, _ = endpoint(ports)(Request(envelope(message)))
     assert status == 503
-    assert world.failures.records == {}
+    # The episode stays visible (pending, status failed) while Pub/Sub redelivers.
+    assert world.failures.records[episode_id("evt-1")].status is FailureStatus.PENDING
+    assert world.queue.tasks == {}
 
 
 def test_redelivered_deferral_enqueues_once() -> None:
