@@ -9,13 +9,19 @@ from typing import ParamSpec, TypeVar
 import requests
 import tenacity
 from google.api_core import exceptions as gexc
+from google.auth import exceptions as auth_exceptions
 
 from shared.errors import PermanentError, PipelineError, TransientError
 
 # Errors caused by the request's content: retrying the same request cannot help.
 _PERMANENT = (gexc.BadRequest, gexc.InvalidArgument, gexc.OutOfRange, gexc.MethodNotImplemented)
+# 400s about the state of the system (a missing index, a queue being deleted), not the
+# request: they succeed once an operator fixes that state, so they are retried.
+_NOT_READY = (gexc.FailedPrecondition,)
 # Python's TimeoutError is also what concurrent futures raise on a timed-out result().
 _NETWORK = (requests.ConnectionError, requests.Timeout, ConnectionError, TimeoutError)
+# Fetching or refreshing an access token failed: the request itself was never judged.
+_AUTH = (auth_exceptions.TransportError, auth_exceptions.RefreshError)
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -25,9 +31,9 @@ def classify(error: BaseException) -> PipelineError:
     """The project's error class for a Google client (or network) exception."""
     if isinstance(error, PipelineError):
         return error
-    if isinstance(error, _PERMANENT):
+    if isinstance(error, _PERMANENT) and not isinstance(error, _NOT_READY):
         return PermanentError(f"{type(error).__name__}: {error}")
-    if isinstance(error, gexc.GoogleAPIError | gexc.RetryError | _NETWORK | OSError):
+    if isinstance(error, (gexc.GoogleAPIError, *_NETWORK, *_AUTH, OSError)):
         return TransientError(f"{type(error).__name__}: {error}")
     raise error
 
