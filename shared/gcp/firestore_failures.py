@@ -16,6 +16,7 @@ from shared.model import OPEN_FAILURE_STATUSES, FailureRecord, FailureStatus, Se
 
 COLLECTION = "bigquerySyncFailures"
 MAX_IN_VALUES = 30  # Firestore's limit for an `in` filter
+PAGE_SIZE = 500
 
 
 class FirestoreFailureStore:
@@ -100,16 +101,34 @@ class FirestoreFailureStore:
     def list(
         self, *, status: FailureStatus | None = None, since: datetime | None = None
     ) -> Iterator[FailureRecord]:
-        """Stream records, newest first."""
+        """Stream records, newest first, a page of `PAGE_SIZE` per request.
+
+        Each page is its own short request, so a long listing never outlives
+        one request's deadline.
+        """
         query: Any = self._collection
         if status is not None:
             query = query.where(filter=FieldFilter("status", "==", status.value))
         if since is not None:
             query = query.where(filter=FieldFilter("createdAt", ">=", since))
-        query = query.order_by("createdAt", direction=firestore.Query.DESCENDING)
-        with translated("list failure records"):
-            for document in query.stream(timeout=self._timeout):
+        query = query.order_by("createdAt", direction=firestore.Query.DESCENDING).order_by(
+            "__name__", direction=firestore.Query.DESCENDING
+        )
+        last: Any = None
+        while True:
+            page = self._page(query.limit(PAGE_SIZE), last)
+            for document in page:
                 yield _record(document)
+            if len(page) < PAGE_SIZE:
+                return
+            last = page[-1]
+
+    @briefly_retried
+    def _page(self, query: Any, last: Any) -> tuple[Any, ...]:
+        if last is not None:
+            query = query.start_after(last)
+        with translated("list failure records"):
+            return tuple(query.stream(retry=None, timeout=self._timeout))
 
     def _update(self, record_id: str, fields: dict[str, Any]) -> None:
         with translated("update failure record"):

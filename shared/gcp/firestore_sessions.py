@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterator, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from google.api_core import exceptions as gexc
@@ -84,7 +84,12 @@ class FirestoreSessionStore:
         after: str | None = None,
         page_size: int = 500,
     ) -> Iterator[tuple[SessionSnapshot, str]]:
-        """Page through the `sessions` collection group, resumable from a cursor token."""
+        """Page through the `sessions` collection group, resumable from a cursor token.
+
+        Raises `ValueError` at once (before any read) when `after` is not a token
+        of this query's kind: ranged (`since`/`until`) and unranged tokens differ.
+        Documents of `sessions` collections outside `users/{userId}` are skipped.
+        """
         query = self._client.collection_group("sessions").where(
             filter=FieldFilter("status", "==", COMPLETED)
         )
@@ -96,13 +101,19 @@ class FirestoreSessionStore:
         if ranged:
             query = query.order_by("startTime")
         query = query.order_by("__name__").limit(page_size)
-        cursor = _decode_cursor(after) if after else None
+        cursor = _decode_cursor(after, ranged=ranged) if after else None
+        return self._pages(query, cursor, ranged=ranged, page_size=page_size)
+
+    def _pages(
+        self, query: Any, cursor: list[Any] | None, *, ranged: bool, page_size: int
+    ) -> Iterator[tuple[SessionSnapshot, str]]:
         while True:
             page = self._page(query, cursor)
             for document in page:
-                key = _key_of(document.reference.path)
                 cursor = _cursor_values(document, ranged)
-                yield _snapshot(key, document), _encode_cursor(cursor)
+                key = _session_key(document.reference.path)
+                if key is not None:
+                    yield _snapshot(key, document), _encode_cursor(cursor)
             if len(page) < page_size:
                 return
 
@@ -132,13 +143,26 @@ def status_fields(update: StatusUpdate) -> dict[str, Any]:
 
 
 def _snapshot(key: SessionKey, document: Any) -> SessionSnapshot:
-    return SessionSnapshot(key, document.to_dict() or {}, document.update_time)
+    return SessionSnapshot(key, document.to_dict() or {}, _update_time(document))
 
 
-def _key_of(path: str) -> SessionKey:
+def _update_time(document: Any) -> datetime | None:
+    """The document's last write time as an aware datetime.
+
+    `get` returns a datetime, but query results carry a protobuf `Timestamp`.
+    """
+    value = document.update_time
+    if value is None or isinstance(value, datetime):
+        return value
+    moment: datetime = value.ToDatetime(tzinfo=UTC)
+    return moment
+
+
+def _session_key(path: str) -> SessionKey | None:
+    """The key of `users/{userId}/sessions/{sessionId}`; None for any other path."""
     parts = path.split("/")
     if len(parts) != 4 or parts[0] != "users" or parts[2] != "sessions":
-        raise ValueError(f"not a session path: {path}")
+        return None
     return SessionKey(parts[1], parts[3])
 
 
@@ -154,7 +178,7 @@ def _encode_cursor(values: list[Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
 
 
-def _decode_cursor(token: str) -> list[Any]:
+def _decode_cursor(token: str, *, ranged: bool) -> list[Any]:
     try:
         padded = token + "=" * (-len(token) % 4)
         values = json.loads(base64.urlsafe_b64decode(padded))
@@ -162,4 +186,7 @@ def _decode_cursor(token: str) -> list[Any]:
         raise ValueError(f"not a resume token: {token!r}") from None
     if not isinstance(values, list) or not 1 <= len(values) <= 2:
         raise ValueError(f"not a resume token: {token!r}")
+    if (len(values) == 2) != ranged:
+        kind = "with" if len(values) == 2 else "without"
+        raise ValueError(f"the token is from a query {kind} a startTime range; use the same range")
     return values
