@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from shared.contract import SessionCompleted
 from shared.errors import PipelineError
@@ -116,4 +116,30 @@ class RetryQueue(Protocol):
 
     def enqueue(self, task: RetryTask) -> None:
         """Create the named task; an existing task of that name counts as success."""
+        ...
+
+
+class RawDuplicates(NamedTuple):
+    """Raw rows of `sessions` that repeat an earlier row of the same session, `synced_at` aside."""
+
+    sessions: int  # sessions with at least one repeated row
+    extra_rows: int  # rows beyond the first of each group of identical rows
+
+
+class RowReader(Protocol):
+    """Reads the BigQuery `sessions` table and its `sessions_latest` view, page by page."""
+
+    def latest_rows(
+        self, *, since: datetime | None = None, until: datetime | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Stream the newest row of each session, ordered by (user_id_hash, session_id).
+
+        `since`/`until` filter on `start_time` (since inclusive, until exclusive).
+        """
+        ...
+
+    def raw_duplicates(
+        self, *, since: datetime | None = None, until: datetime | None = None
+    ) -> RawDuplicates:
+        """Count rows of `sessions` equal to another row of their session but for `synced_at`."""
         ...
