@@ -25,9 +25,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _command_modules() -> list[object]:
+    from cli import backfill_cmd, failures_cmd, reconcile_cmd, replay_cmd
     from cli.local import command as local_command
 
-    return [transform_cmd, local_command, worker_cmd]
+    return [
+        transform_cmd,
+        local_command,
+        worker_cmd,
+        replay_cmd,
+        backfill_cmd,
+        failures_cmd,
+        reconcile_cmd,
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

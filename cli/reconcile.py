@@ -1,0 +1,271 @@
+"""Compare completed sessions in Firestore with `sessions_latest`: pure functions, no I/O.
+
+Both sides are reduced to one small entry per session, keyed by
+(user_id_hash, session_id), and merged in key order:
+
+- **missing**: a completed session with no row in `sessions_latest`;
+- **stale**: the newest row differs from the row the current document would
+  produce (`shared.rows.session_row`), `synced_at` aside: the document changed
+  after its last synced version;
+- **unexpected**: a row with no completed session behind it (deleted, or no
+  longer completed);
+- **invalid**: a completed session whose document cannot become a row; the
+  pipeline records those in `bigquerySyncFailures`, so no row is due;
+- **in flight**: a difference explained by work still under way (see `Freshness`).
+
+Only missing, stale and unexpected make the data inconsistent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import astuple, dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from shared.errors import PermanentError
+from shared.model import SessionKey, SessionSnapshot, SyncStatus
+from shared.pseudonym import Pseudonymizer
+from shared.rows import session_row
+from shared.schema import Column, columns
+from shared.timestamps import to_rfc3339
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Sync statuses of a session the pipeline is still working on.
+_UNDER_WAY = frozenset({None, SyncStatus.FAILED.value})
+
+Key = tuple[str, str]
+
+
+class Finding(StrEnum):
+    OK = "ok"
+    MISSING = "missing"
+    STALE = "stale"
+    UNEXPECTED = "unexpected"
+    INVALID = "invalid"
+    IN_FLIGHT = "in_flight"
+
+
+INCONSISTENT = (Finding.MISSING, Finding.STALE, Finding.UNEXPECTED)
+REPAIRABLE = (Finding.MISSING, Finding.STALE)
+
+
+@dataclass(frozen=True)
+class FirestoreEntry:
+    """What reconcile keeps of one completed session (a few hundred bytes)."""
+
+    user_id_hash: str
+    session_id: str
+    user_id: str
+    fingerprint: str | None  # None: the document cannot become a row
+    sync_status: str | None
+    updated: float | None  # the document's last write, in epoch seconds
+
+    @property
+    def key(self) -> Key:
+        return (self.user_id_hash, self.session_id)
+
+    def dump(self) -> str:
+        """One JSON line (for spilling to disk during the sort)."""
+        return json.dumps(astuple(self), ensure_ascii=False)
+
+    @classmethod
+    def load(cls, line: str) -> FirestoreEntry:
+        return cls(*json.loads(line))
+
+
+@dataclass(frozen=True)
+class BigQueryEntry:
+    """What reconcile keeps of one `sessions_latest` row."""
+
+    user_id_hash: str
+    session_id: str
+    fingerprint: str
+    synced: float | None  # `synced_at` in epoch seconds
+
+    @property
+    def key(self) -> Key:
+        return (self.user_id_hash, self.session_id)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The verdict on one session; `user_id` is unknown for a row found only in BigQuery."""
+
+    finding: Finding
+    user_id_hash: str
+    session_id: str
+    user_id: str | None = None
+
+    @property
+    def session_key(self) -> SessionKey | None:
+        return SessionKey(self.user_id, self.session_id) if self.user_id is not None else None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "finding": self.finding.value,
+            "user_id": self.user_id,
+            "session_id": self.session_id,
+            "user_id_hash": self.user_id_hash,
+        }
+
+
+@dataclass(frozen=True)
+class Freshness:
+    """Which differences are work in flight rather than inconsistencies.
+
+    `started` is when the check began (epoch seconds). A session whose document
+    was written after that changed during the check; a not-yet-synced session
+    (no status, or `failed`) written less than `grace` seconds before it is
+    still on its way; a BigQuery-only row synced after it belongs to a session
+    the Firestore scan may have passed before it completed.
+    """
+
+    started: float
+    grace: float
+
+    def firestore_in_flight(self, entry: FirestoreEntry) -> bool:
+        if entry.updated is None:
+            return False
+        if entry.updated >= self.started:
+            return True
+        return entry.sync_status in _UNDER_WAY and entry.updated > self.started - self.grace
+
+    def bigquery_in_flight(self, entry: BigQueryEntry) -> bool:
+        return entry.synced is not None and entry.synced >= self.started
+
+
+def row_fingerprint(row: Mapping[str, Any]) -> str:
+    """A digest of a row's content, `synced_at` aside, equal for equal values of any origin.
+
+    Accepts both a row from `session_row` (timestamps as RFC 3339 text) and a
+    row read back from BigQuery (datetimes): every value is normalized by its
+    column type first. Raises `PermanentError` for a value of the wrong shape.
+    """
+    values = [_normal(column, row.get(column.name)) for column in _CONTENT_COLUMNS]
+    text = json.dumps(values, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def firestore_entry(snapshot: SessionSnapshot, pseudonymizer: Pseudonymizer) -> FirestoreEntry:
+    """Reduce one completed session document to its entry."""
+    key = snapshot.key
+    try:
+        row = session_row(
+            key.user_id,
+            key.session_id,
+            snapshot.data,
+            pseudonymizer=pseudonymizer,
+            synced_at=_EPOCH,
+        )
+        fingerprint: str | None = row_fingerprint(row)
+    except PermanentError:
+        fingerprint = None
+    status = snapshot.sync_status
+    return FirestoreEntry(
+        user_id_hash=pseudonymizer.user_id_hash(key.user_id),
+        session_id=key.session_id,
+        user_id=key.user_id,
+        fingerprint=fingerprint,
+        sync_status=status if isinstance(status, str) else None,
+        updated=snapshot.update_time.timestamp() if snapshot.update_time else None,
+    )
+
+
+def bigquery_entry(row: Mapping[str, Any]) -> BigQueryEntry:
+    """Reduce one `sessions_latest` row to its entry."""
+    synced = row.get("synced_at")
+    return BigQueryEntry(
+        user_id_hash=str(row["user_id_hash"]),
+        session_id=str(row["session_id"]),
+        fingerprint=row_fingerprint(row),
+        synced=synced.timestamp() if isinstance(synced, datetime) else None,
+    )
+
+
+def compare(
+    firestore: Iterable[FirestoreEntry],
+    bigquery: Iterable[BigQueryEntry],
+    *,
+    freshness: Freshness,
+) -> Iterator[Comparison]:
+    """Merge two streams sorted by (user_id_hash, session_id); one comparison per session.
+
+    Memory: one entry of each side at a time. Raises `ValueError` when a
+    stream is not in strictly increasing key order (the merge would be wrong).
+    """
+    left = _ordered(firestore, "Firestore")
+    right = _ordered(bigquery, "BigQuery")
+    mine, theirs = next(left, None), next(right, None)
+    while mine is not None or theirs is not None:
+        if theirs is None or (mine is not None and mine.key < theirs.key):
+            assert mine is not None
+            yield _firestore_only(mine, freshness)
+            mine = next(left, None)
+        elif mine is None or theirs.key < mine.key:
+            yield _bigquery_only(theirs, freshness)
+            theirs = next(right, None)
+        else:
+            yield _both(mine, theirs, freshness)
+            mine, theirs = next(left, None), next(right, None)
+
+
+def _firestore_only(entry: FirestoreEntry, freshness: Freshness) -> Comparison:
+    if entry.fingerprint is None:
+        finding = Finding.INVALID
+    elif freshness.firestore_in_flight(entry):
+        finding = Finding.IN_FLIGHT
+    else:
+        finding = Finding.MISSING
+    return Comparison(finding, entry.user_id_hash, entry.session_id, entry.user_id)
+
+
+def _bigquery_only(entry: BigQueryEntry, freshness: Freshness) -> Comparison:
+    finding = Finding.IN_FLIGHT if freshness.bigquery_in_flight(entry) else Finding.UNEXPECTED
+    return Comparison(finding, entry.user_id_hash, entry.session_id)
+
+
+def _both(mine: FirestoreEntry, theirs: BigQueryEntry, freshness: Freshness) -> Comparison:
+    if mine.fingerprint is None:
+        finding = Finding.INVALID
+    elif mine.fingerprint == theirs.fingerprint:
+        finding = Finding.OK
+    elif freshness.firestore_in_flight(mine):
+        finding = Finding.IN_FLIGHT
+    else:
+        finding = Finding.STALE
+    return Comparison(finding, mine.user_id_hash, mine.session_id, mine.user_id)
+
+
+def _ordered(
+    entries: Iterable[FirestoreEntry] | Iterable[BigQueryEntry], side: str
+) -> Iterator[Any]:
+    previous: Key | None = None
+    for entry in entries:
+        if previous is not None and entry.key <= previous:
+            raise ValueError(
+                f"{side} entries are not in (user_id_hash, session_id) order:"
+                f" {entry.key[0][:12]}.../{entry.key[1]} after {previous[0][:12]}.../{previous[1]}"
+            )
+        previous = entry.key
+        yield entry
+
+
+def _normal(column: Column, value: Any) -> Any:
+    if column.repeated:
+        return [str(item) for item in value or ()]
+    if value is None:
+        return None
+    if column.type == "TIMESTAMP":
+        return to_rfc3339(value, column.name)
+    if column.type == "FLOAT":
+        return float(value)
+    if column.type == "INTEGER":
+        return int(value)
+    return str(value)
+
+
+_CONTENT_COLUMNS = tuple(column for column in columns() if column.name != "synced_at")
