@@ -40,6 +40,10 @@ local-status: setup
 local-reset: setup
 	PIPELINE_MODE=local $(BIN)/session-sync local reset
 
+demo: setup
+	PIPELINE_MODE=local $(BIN)/session-sync local up
+	PIPELINE_MODE=local $(BIN)/session-sync demo --sessions $(N) --fail-rate $(FAIL_RATE)
+
 package: setup
 	$(BIN)/python terraform/scripts/build_source_archive.py
 
