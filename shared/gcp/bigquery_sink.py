@@ -25,7 +25,8 @@ class BigQueryRowSink:
         """Validate every row, then one insertAll for the valid ones.
 
         Rows violating `schema.json` come back as `PermanentError` without any
-        network call. Per-row `insertErrors` are classified; a failed request
+        network call. BigQuery stores the rows it accepts even when it rejects
+        others; the per-row `insertErrors` are classified. A failed request
         raises `TransientError` (after at most 3 quick attempts).
         """
         errors: dict[str, PipelineError] = {}
@@ -49,6 +50,9 @@ class BigQueryRowSink:
                 self._table_id,
                 [rows[insert_id] for insert_id in insert_ids],
                 row_ids=insert_ids,
+                # Without it, one row BigQuery rejects fails the whole micro-batch
+                # (the others come back "stopped", the emulator answers HTTP 500).
+                skip_invalid_rows=True,
                 retry=None,
                 timeout=self._timeout,
             )
