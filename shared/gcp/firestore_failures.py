@@ -34,7 +34,7 @@ class FirestoreFailureStore:
         with translated("open failure record"):
             try:
                 reference.create(_fields(record), retry=None, timeout=self._timeout)
-            except gexc.Conflict:  # AlreadyExists: the same episode was recorded before
+            except gexc.AlreadyExists:  # the same episode was recorded before (not Aborted)
                 pass
             document = reference.get(retry=None, timeout=self._timeout)
         return _record(document)

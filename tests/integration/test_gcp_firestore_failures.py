@@ -10,11 +10,14 @@ import dataclasses
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from concurrent import futures
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import grpc
 import pytest
 from google.cloud import firestore
+from google.cloud.firestore_v1.types import firestore as firestore_types
 
 from cli.local.stack import LocalStack
 from shared.errors import TransientError
@@ -123,6 +126,48 @@ def test_open_returns_the_existing_record_of_the_same_episode(
     assert again.failure_reason == "first" and again.status is FailureStatus.PENDING
     invalid = store.open(_record("ev-2", status=FailureStatus.INVALID))
     assert invalid.status is FailureStatus.INVALID
+
+
+class AbortingFirestore(grpc.GenericRpcHandler):
+    """A Firestore gRPC endpoint that aborts every commit (contention) and records each call."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def service(
+        self, handler_call_details: grpc.HandlerCallDetails
+    ) -> grpc.RpcMethodHandler | None:
+        method: str = handler_call_details.method
+        self.calls.append(method.rsplit("/", 1)[-1])
+        if method != "/google.firestore.v1.Firestore/Commit":
+            return None  # UNIMPLEMENTED
+
+        def commit(request: Any, context: grpc.ServicerContext) -> Any:
+            context.abort(grpc.StatusCode.ABORTED, "too much contention on these documents")
+
+        return grpc.unary_unary_rpc_method_handler(
+            commit, request_deserializer=firestore_types.CommitRequest.deserialize
+        )
+
+
+def test_an_aborted_create_is_transient_not_an_existing_record(
+    local_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ABORTED is a 409 like ALREADY_EXISTS, but nothing was written: retry, never read back."""
+    endpoint = AbortingFirestore()
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2), handlers=(endpoint,))
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", f"127.0.0.1:{port}")
+        store = FirestoreFailureStore(firestore.Client(project=local_settings.project), timeout=2)
+
+        with pytest.raises(TransientError, match=r"^open failure record: Aborted: 409"):
+            store.open(_record("ev-1"))
+    finally:
+        server.stop(grace=None)
+
+    assert endpoint.calls == ["Commit"] * 3
 
 
 def test_get_of_an_unknown_record_is_none(store: FirestoreFailureStore) -> None:
