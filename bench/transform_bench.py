@@ -1,6 +1,6 @@
 """Micro-benchmark: µs per row for transform + validate + hash over generated documents.
 
-Prints figures only; asserts nothing about time. Usage: python bench/transform_bench.py [N]
+Prints figures only; asserts nothing about time. Usage: python -m bench.transform_bench [N]
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 from shared.settings import load_settings
@@ -27,6 +28,9 @@ def register(commands: Any) -> None:
     pull.add_argument("--subscription", help="subscription id (default: PUBSUB_PULL_SUBSCRIPTION)")
     pull.add_argument("--batch-size", type=int, help="messages per batch (default: BATCH_MAX_ROWS)")
     pull.add_argument(
+        "--concurrency", type=int, default=2, help="batches processed at once (default 2)"
+    )
+    pull.add_argument(
         "--idle-exit",
         type=float,
         metavar="SECONDS",
@@ -40,12 +44,16 @@ def run_pull(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     batch_size = args.batch_size or settings.batch_max_rows
-    if batch_size < 1:
-        raise SystemExit("session-sync worker pull: --batch-size must be at least 1")
+    if batch_size < 1 or args.concurrency < 1:
+        print(
+            "session-sync worker pull: --batch-size and --concurrency must be >= 1", file=sys.stderr
+        )
+        return 2
     runner = build_pull_runner(
         settings,
         subscription=args.subscription or settings.pull_subscription,
         batch_size=batch_size,
+        concurrency=args.concurrency,
     )
     try:
         stats = runner.run(idle_exit=args.idle_exit)

@@ -165,10 +165,12 @@ def _record(
 ) -> None:
     updates: list[tuple[SessionKey, StatusUpdate]] = []
     reopened: list[SessionKey] = []  # synced now, with open failure records to resolve
+    synced = 0
     for message in messages:
         outcome, error = outcomes[message.event_id]
         key = SessionKey(message.user_id, message.session_id)
         if outcome is Outcome.SYNCED:
+            synced += 1
             snapshot = snapshots.get(key)
             if snapshot is not None and snapshot.sync_status in _MAY_HAVE_OPEN_RECORDS:
                 reopened.append(key)
@@ -180,7 +182,7 @@ def _record(
                     ),
                 )
             )
-            log.info("row_inserted", event_id=message.event_id, session_id=message.session_id)
+            log.debug("row_inserted", event_id=message.event_id, session_id=message.session_id)
         elif outcome is Outcome.INVALID:
             record_invalid(message, error or "invalid", ports.failures, ports.table)
             if snapshots.get(key) is not None:
@@ -191,6 +193,8 @@ def _record(
             log.info("failures_resolved", count=resolved)
     if updates:
         ports.sessions.update_statuses(updates)
+    if synced:
+        log.info("rows_inserted", count=synced, batch=len(messages))
 
 
 def record_invalid(

@@ -43,8 +43,10 @@ def build_push_endpoint(settings: Settings) -> PushEndpoint:
     return PushEndpoint(verifier, batcher.submit)
 
 
-def build_pull_runner(settings: Settings, *, subscription: str, batch_size: int) -> PullRunner:
-    """A streaming-pull runner on `subscription`, batching up to `batch_size` messages."""
+def build_pull_runner(
+    settings: Settings, *, subscription: str, batch_size: int, concurrency: int = 2
+) -> PullRunner:
+    """A streaming-pull runner on `subscription`: batches of up to `batch_size`, in parallel."""
     configure_logging(settings.log_level)
     ports = build_worker_ports(settings)
     subscriber = subscriber_client(settings)
@@ -58,4 +60,5 @@ def build_pull_runner(settings: Settings, *, subscription: str, batch_size: int)
         handle,
         batch_size=batch_size,
         window=settings.batch_window_ms / 1000,
+        concurrency=concurrency,
     )

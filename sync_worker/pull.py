@@ -8,6 +8,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +16,9 @@ from shared.logging import get_logger
 from sync_worker.handler import Delivery, Handled
 
 log = get_logger("sync_worker.pull")
+# Keep the stream fed even for tiny batches: acks reach the server in the client's own
+# time, and a lease limit of one or two messages would stall on them.
+MIN_LEASED_MESSAGES = 100
 
 
 @dataclass
@@ -34,9 +38,11 @@ class PullStats:
 class PullRunner:
     """Collects streamed messages into batches of up to `batch_size` (or `window` seconds).
 
-    The subscriber's callback only enqueues; one loop thread runs `handle` on
-    each batch and acks or nacks every message by its outcome. Flow control
-    keeps at most `2 * batch_size` messages leased.
+    The subscriber's callback only enqueues; the loop hands each batch to one of
+    `concurrency` threads that run `handle` and ack or nack every message by its
+    outcome, so one batch's BigQuery insert overlaps the next one's reads.
+    Flow control keeps at most `(concurrency + 1) * batch_size` messages leased
+    (at least `MIN_LEASED_MESSAGES`).
     """
 
     def __init__(
@@ -47,13 +53,16 @@ class PullRunner:
         *,
         batch_size: int,
         window: float,
+        concurrency: int = 2,
     ) -> None:
         self._subscriber = subscriber
         self._subscription_path = subscription_path
         self._handle = handle
         self._batch_size = batch_size
         self._window = window
+        self._concurrency = concurrency
         self._inbox: queue.Queue[Any] = queue.Queue()
+        self._stats_lock = threading.Lock()
         self.stats = PullStats()
 
     def run(
@@ -63,19 +72,25 @@ class PullRunner:
         from google.cloud.pubsub_v1.types import FlowControl
 
         stop = stop or threading.Event()
-        flow = FlowControl(max_messages=2 * self._batch_size)
+        leased = max((self._concurrency + 1) * self._batch_size, MIN_LEASED_MESSAGES)
+        flow = FlowControl(max_messages=leased)
         future = self._subscriber.subscribe(
             self._subscription_path, self._inbox.put, flow_control=flow
         )
+        slots = threading.BoundedSemaphore(self._concurrency)
         last_message = time.monotonic()
         try:
-            while not stop.is_set():
-                batch = self._collect()
-                if batch:
-                    self._process(batch)
-                    last_message = time.monotonic()
-                elif idle_exit is not None and time.monotonic() - last_message > idle_exit:
-                    break
+            with ThreadPoolExecutor(self._concurrency, thread_name_prefix="pull-batch") as pool:
+                while not stop.is_set():
+                    batch = self._collect()
+                    if batch:
+                        slots.acquire()
+                        pool.submit(self._process, batch).add_done_callback(
+                            lambda _: slots.release()
+                        )
+                        last_message = time.monotonic()
+                    elif idle_exit is not None and time.monotonic() - last_message > idle_exit:
+                        break
         finally:
             future.cancel()
             with contextlib.suppress(Exception):  # cancelled: wait for the stream to close
@@ -108,9 +123,13 @@ class PullRunner:
         for message, result in zip(batch, results, strict=True):
             if result.ack:
                 message.ack()
-                self.stats.acked += 1
             else:
                 message.nack()
-                self.stats.nacked += 1
-            self.stats.outcomes[result.outcome] += 1
-        self.stats.batches += 1
+        with self._stats_lock:
+            for result in results:
+                self.stats.outcomes[result.outcome] += 1
+                if result.ack:
+                    self.stats.acked += 1
+                else:
+                    self.stats.nacked += 1
+            self.stats.batches += 1
