@@ -90,8 +90,9 @@ def _queue(settings: Settings) -> None:
         name=queue_path(settings),
         rate_limits=tasks_v2.RateLimits(max_dispatches_per_second=policy.max_dispatches_per_second),
         retry_config=tasks_v2.RetryConfig(
-            # Cloud Tasks counts the first attempt too.
-            max_attempts=policy.max_retries + 1,
+            # As terraform: each dispatch of a retry task is one retry (the first attempt
+            # happened in the sync worker), so the task runs at most max_retries times.
+            max_attempts=policy.max_retries,
             min_backoff=duration_pb2.Duration(seconds=int(policy.min_backoff_seconds)),
             max_backoff=duration_pb2.Duration(seconds=int(policy.max_backoff_seconds)),
             max_doublings=policy.max_doublings,

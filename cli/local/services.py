@@ -109,7 +109,8 @@ def emulator_services(
                 str(_HERE / "tasks_launcher.py"),
                 "start",
                 f"--port={tasks}",
-                # It ignores the queue's retry config; this caps attempts at 1 + max_retries.
+                # It ignores the queue's retry config; this caps dispatches at 1 + max_retries,
+                # one more than the retry worker ever needs (it ends the task at max_retries).
                 f"--max-retries={settings.max_retries}",
             ),
             ports={"grpc": tasks},

@@ -109,7 +109,7 @@ def test_resources_match_the_production_definitions(
     assert view.table_type == "VIEW"
     policy = queue_policy(local_settings.max_retries)
     assert queue.rate_limits.max_dispatches_per_second == policy.max_dispatches_per_second
-    assert queue.retry_config.max_attempts == policy.max_retries + 1
+    assert queue.retry_config.max_attempts == policy.max_retries
     assert queue.retry_config.min_backoff.total_seconds() == policy.min_backoff_seconds
     assert queue.retry_config.max_backoff.total_seconds() == policy.max_backoff_seconds
     assert queue.retry_config.max_doublings == policy.max_doublings

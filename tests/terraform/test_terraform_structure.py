@@ -429,3 +429,18 @@ def test_provider_is_pinned(config: Config) -> None:
     pin = re.search(r'(?<!_)version\s*=\s*"(?P<pin>[^"]+)"', versions)
     assert pin and re.search(r"<\s*\d+", pin["pin"]), "pin the google provider with an upper bound"
     assert "google-beta" not in "".join(config.texts.values())
+
+
+# --- Firestore --------------------------------------------------------------------------
+
+
+def test_operator_queries_have_their_firestore_indexes(config: Config) -> None:
+    sessions = config.resource("google_firestore_index", "completed_sessions_by_start")
+    assert (sessions["collection"], sessions["query_scope"]) == ("sessions", "COLLECTION_GROUP")
+    assert [f["field_path"] for f in blocks(sessions, "fields")][:2] == ["status", "startTime"]
+    failures = config.resource("google_firestore_index", "failures_by_status_and_age")
+    assert failures["collection"] == "bigquerySyncFailures"
+    assert [(f["field_path"], f["order"]) for f in blocks(failures, "fields")][:2] == [
+        ("status", "ASCENDING"),
+        ("createdAt", "DESCENDING"),
+    ]

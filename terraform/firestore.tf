@@ -1,0 +1,66 @@
+# Indexes behind the operator queries (see shared/gcp/firestore_*.py): completed sessions
+# across users, optionally by start time, and the failure records by status and age.
+resource "google_firestore_index" "completed_sessions_by_start" {
+  project     = var.project_id
+  database    = "(default)"
+  collection  = "sessions"
+  query_scope = "COLLECTION_GROUP"
+
+  fields {
+    field_path = "status"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "startTime"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "__name__"
+    order      = "ASCENDING"
+  }
+
+  depends_on = [google_project_service.required]
+}
+
+resource "google_firestore_index" "failures_by_status_and_age" {
+  project    = var.project_id
+  database   = "(default)"
+  collection = "bigquerySyncFailures"
+
+  fields {
+    field_path = "status"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "createdAt"
+    order      = "DESCENDING"
+  }
+  fields {
+    field_path = "__name__"
+    order      = "DESCENDING"
+  }
+
+  depends_on = [google_project_service.required]
+}
+
+# The collection-group equality query on `status` alone needs a single-field index
+# exemption with collection-group scope enabled.
+resource "google_firestore_field" "sessions_status" {
+  project    = var.project_id
+  database   = "(default)"
+  collection = "sessions"
+  field      = "status"
+
+  index_config {
+    indexes {
+      order       = "ASCENDING"
+      query_scope = "COLLECTION_GROUP"
+    }
+    indexes {
+      order       = "ASCENDING"
+      query_scope = "COLLECTION"
+    }
+  }
+
+  depends_on = [google_project_service.required]
+}
