@@ -44,6 +44,11 @@ demo: setup
 	PIPELINE_MODE=local $(BIN)/session-sync local up
 	PIPELINE_MODE=local $(BIN)/session-sync demo --sessions $(N) --fail-rate $(FAIL_RATE)
 
+bench: setup
+	PIPELINE_MODE=local $(BIN)/session-sync local up
+	PIPELINE_MODE=local $(BIN)/python -m bench.pipeline_bench
+	$(BIN)/python -m bench.transform_bench
+
 package: setup
 	$(BIN)/python terraform/scripts/build_source_archive.py
 

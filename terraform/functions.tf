@@ -1,5 +1,5 @@
 # The three 2nd gen functions, all built from one source archive of the repository
-# (root main.py exposes every entry point; see DEPLOY.md for building and uploading it).
+# (root main.py exposes every entry point; README.md, "Deploy to GCP", explains building it).
 
 resource "google_storage_bucket" "source" {
   # checkov:skip=CKV_GCP_62:Holds only build archives of the application code, no user data; Cloud Audit Logs already record who changes them.

@@ -42,7 +42,7 @@ resource "google_monitoring_alert_policy" "dead_letters" {
 
   documentation {
     mime_type = "text/markdown"
-    content   = "Pub/Sub gave up delivering SessionCompleted messages to the sync worker after ${var.push_max_delivery_attempts} attempts. Inspect them with `session-sync dlq list`, fix the cause, then `session-sync dlq replay`."
+    content   = "Pub/Sub gave up delivering SessionCompleted messages to the sync worker after ${var.push_max_delivery_attempts} attempts. Fix the cause, then replay them with `session-sync replay --dead-letters`."
   }
 
   depends_on = [google_project_service.required]

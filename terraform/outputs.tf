@@ -58,7 +58,7 @@ output "sessions_latest_view" {
 }
 
 output "salt_secret" {
-  description = "Secret Manager secret to add the pseudonymization salt to (see DEPLOY.md)."
+  description = "Secret Manager secret to add the pseudonymization salt to (see Deploy to GCP in README.md)."
   value       = google_secret_manager_secret.salt.id
 }
 

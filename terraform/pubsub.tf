@@ -73,7 +73,7 @@ resource "google_pubsub_subscription" "sync_worker_push" {
   ]
 }
 
-# Holds the dead letters for a week, for `session-sync dlq` and the alert below.
+# Holds the dead letters for a week, for `session-sync replay --dead-letters` and the alert below.
 resource "google_pubsub_subscription" "dead_letter_hold" {
   project = var.project_id
   name    = "${var.dead_letter_topic_name}-hold"

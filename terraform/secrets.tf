@@ -1,5 +1,5 @@
 # The pseudonymization salt. Terraform creates the secret only: its value is added with
-# gcloud (see DEPLOY.md) so it never appears in code, plans or state.
+# gcloud (see "Deploy to GCP" in README.md) so it never appears in code, plans or state.
 
 resource "google_secret_manager_secret" "salt" {
   project   = var.project_id
