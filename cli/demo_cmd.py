@@ -57,7 +57,7 @@ class DemoRun:
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = load_settings()
+    settings = load_settings(default_mode="local")
     if not settings.is_local:
         raise ConfigError("PIPELINE_MODE", "the demo runs on the local stack only (local)")
     if args.sessions < 1 or not 0 <= args.fail_rate <= 1:

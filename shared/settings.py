@@ -144,11 +144,17 @@ class Settings:
         return self.salt
 
 
-def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
-    """Read and validate every setting; raise `ConfigError` naming a bad one."""
+def load_settings(
+    environ: Mapping[str, str] | None = None, *, default_mode: Mode = "cloud"
+) -> Settings:
+    """Read and validate every setting; raise `ConfigError` naming a bad one.
+
+    `default_mode` applies when PIPELINE_MODE is unset (the local-stack commands
+    default to local; everything else fails safe to cloud).
+    """
     env = os.environ if environ is None else environ
     reader = _Reader(env)
-    mode_text = reader.text("PIPELINE_MODE", "cloud")
+    mode_text = reader.text("PIPELINE_MODE", default_mode)
     if mode_text not in ("local", "cloud"):
         raise ConfigError("PIPELINE_MODE", f"must be 'local' or 'cloud', not {mode_text!r}")
     mode: Mode = "local" if mode_text == "local" else "cloud"

@@ -25,7 +25,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description=(
             "Manage the local stack: Google's Firestore and Pub/Sub emulators, bqemulator and"
             " gcloud-tasks-emulator on 127.0.0.1, with PID files and logs in .local-stack/"
-            " and emulator virtualenvs in .tools/ at the project root. Needs PIPELINE_MODE=local;"
+            " and emulator virtualenvs in .tools/ at the project root. Runs in local mode unless"
+            " PIPELINE_MODE says otherwise;"
             " ports come from the LOCAL_*_PORT settings."
         ),
     )
@@ -93,7 +94,7 @@ def _guarded(handler: Handler) -> Handler:
 
 
 def _stack() -> LocalStack:
-    return LocalStack(load_settings(), progress=print)
+    return LocalStack(load_settings(default_mode="local"), progress=print)
 
 
 def _install(_args: argparse.Namespace) -> int:
@@ -117,7 +118,7 @@ def _down(_args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    status = LocalStack(load_settings()).status()
+    status = LocalStack(load_settings(default_mode="local")).status()
     if args.json:
         print(json.dumps(status.to_json(), indent=2))
     else:
@@ -132,7 +133,7 @@ def _reset(_args: argparse.Namespace) -> int:
 
 
 def _faults(args: argparse.Namespace) -> int:
-    control = FaultControl(load_settings())
+    control = FaultControl(load_settings(default_mode="local"))
     if args.clear:
         state = control.clear()
     elif args.fail_rate is None and args.fail_for is None and args.latency_ms is None:

@@ -66,3 +66,8 @@ def test_every_setting_read_is_listed() -> None:
     for name in ENV_NAMES:
         if not name.startswith("LOCAL_"):
             assert f'"{name}"' in source, name
+
+
+def test_default_mode_applies_only_when_pipeline_mode_is_unset() -> None:
+    assert load_settings({}, default_mode="local").is_local
+    assert not load_settings({"PIPELINE_MODE": "cloud"}, default_mode="local").is_local
