@@ -7,15 +7,14 @@ from collections.abc import Callable, Mapping
 from typing import Any, cast
 
 from retry_worker.handler import TaskAttempt, TaskReply
-from shared.auth import AuthFailure, Verifier
+from shared.auth import Verifier
 from shared.contract import ORIGINS, Origin, validate_ids
 from shared.errors import PermanentError
+from shared.http import Response, json_reply, reject_unauthenticated
 from shared.logging import get_logger
 from shared.model import RetryTask
 
 log = get_logger("retry_worker")
-Response = tuple[str, int, dict[str, str]]
-_JSON = {"Content-Type": "application/json"}
 
 
 class BadTask(ValueError):
@@ -33,18 +32,16 @@ class TaskEndpoint:
         self._handle = handle
 
     def __call__(self, request: Any) -> Response:
-        try:
-            self._verifier.verify(request.headers.get("Authorization"))
-        except AuthFailure as failure:
-            log.warning("task_rejected", status=failure.status, reason=failure.reason)
-            return _reply(failure.status, error=failure.reason)
+        rejected = reject_unauthenticated(self._verifier, request, "task_rejected")
+        if rejected is not None:
+            return rejected
         try:
             attempt = parse_task(request.get_data(), request.headers, self._table)
         except BadTask as error:
             log.warning("task_rejected", status=400, reason=str(error))
-            return _reply(400, error=str(error))
+            return json_reply(400, error=str(error))
         reply = self._handle(attempt)
-        return _reply(reply.status, outcome=reply.outcome)
+        return json_reply(reply.status, outcome=reply.outcome)
 
 
 def parse_task(body: bytes, headers: Mapping[str, str], table: str) -> TaskAttempt:
@@ -82,7 +79,3 @@ def _header_count(headers: Mapping[str, str], name: str) -> int:
     if value is None or not str(value).isdigit():
         raise BadTask(f"header {name} must be a non-negative integer")
     return int(value)
-
-
-def _reply(status: int, **body: str) -> Response:
-    return json.dumps(body), status, _JSON

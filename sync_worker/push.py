@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
-from shared.auth import AuthFailure, Verifier
+from shared.auth import Verifier
+from shared.http import Response, json_reply, reject_unauthenticated
 from shared.logging import get_logger
 from sync_worker.envelope import NotAnEnvelope, parse_push_envelope
 from sync_worker.handler import Delivery, Handled
 
 log = get_logger("sync_worker")
-Response = tuple[str, int, dict[str, str]]
-_JSON = {"Content-Type": "application/json"}
 
 
 class PushEndpoint:
@@ -24,19 +22,13 @@ class PushEndpoint:
         self._submit = submit
 
     def __call__(self, request: Any) -> Response:
-        try:
-            self._verifier.verify(request.headers.get("Authorization"))
-        except AuthFailure as failure:
-            log.warning("push_rejected", status=failure.status, reason=failure.reason)
-            return _reply(failure.status, error=failure.reason)
+        rejected = reject_unauthenticated(self._verifier, request, "push_rejected")
+        if rejected is not None:
+            return rejected
         try:
             delivery = parse_push_envelope(request.get_data())
         except NotAnEnvelope as error:
             log.warning("push_rejected", status=400, reason=str(error))
-            return _reply(400, error=str(error))
+            return json_reply(400, error=str(error))
         handled = self._submit(delivery)
-        return _reply(200 if handled.ack else 503, outcome=handled.outcome)
-
-
-def _reply(status: int, **body: str) -> Response:
-    return json.dumps(body), status, _JSON
+        return json_reply(200 if handled.ack else 503, outcome=handled.outcome)
