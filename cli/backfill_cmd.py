@@ -12,7 +12,7 @@ from typing import Any
 
 from cli import exits, selectors
 from cli.arguments import add_publish_arguments, add_window_arguments
-from cli.bootstrap import OperatorPorts, build_operator_ports
+from cli.bootstrap import SCAN_PAGE_SIZE, OperatorPorts, build_operator_ports
 from cli.confirm import confirm
 from cli.console import Console
 from cli.exits import UsageError
@@ -31,6 +31,8 @@ BACKFILL_STATUSES = frozenset({None, "abandoned"})
 
 @dataclass(frozen=True)
 class BackfillRequest:
+    """The window and options of one backfill, validated."""
+
     since: datetime | None = None
     until: datetime | None = None
     everything: bool = False
@@ -77,6 +79,7 @@ class BackfillRequest:
 
 
 def register(commands: Any) -> None:
+    """Add `backfill` to the command parser."""
     parser = commands.add_parser(
         "backfill",
         help="publish every completed session not yet synced (origin=backfill), resumably",
@@ -107,6 +110,7 @@ def register(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Entry point: validate, build the real adapters, backfill."""
     request = BackfillRequest.from_args(args)
     return backfill(request, build_operator_ports(load_settings()), Console())
 
@@ -142,7 +146,10 @@ def backfill(request: BackfillRequest, ports: OperatorPorts, console: Console) -
     code, problem = exits.OK, ""
     try:
         pages = ports.sessions.completed_sessions(
-            since=request.since, until=request.until, after=request.resume
+            since=request.since,
+            until=request.until,
+            after=request.resume,
+            page_size=SCAN_PAGE_SIZE,
         )
     except ValueError as error:  # the adapter's verdict on a malformed resume token
         raise UsageError(f"--resume: {error}") from None

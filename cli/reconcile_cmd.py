@@ -6,14 +6,14 @@ import argparse
 import json
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from cli import exits
 from cli.arguments import add_window_arguments
-from cli.bootstrap import OperatorPorts, build_operator_ports
+from cli.bootstrap import SCAN_PAGE_SIZE, OperatorPorts, build_operator_ports
 from cli.confirm import confirm
 from cli.console import Console
 from cli.exits import UsageError
@@ -52,6 +52,8 @@ LABELS = {
 
 @dataclass(frozen=True)
 class ReconcileRequest:
+    """The window and options of one reconcile run, validated."""
+
     since: datetime | None = None
     until: datetime | None = None
     repair: bool = False
@@ -134,6 +136,7 @@ class Report:
 
 
 def register(commands: Any) -> None:
+    """Add `reconcile` to the command parser."""
     parser = commands.add_parser(
         "reconcile",
         help="compare completed sessions in Firestore with sessions_latest; --repair replays",
@@ -182,6 +185,7 @@ def register(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Entry point: validate, build the real adapters, reconcile."""
     request = ReconcileRequest.from_args(args)
     return reconcile(request, build_operator_ports(load_settings()), Console())
 
@@ -191,7 +195,7 @@ def reconcile(
     ports: OperatorPorts,
     console: Console,
     *,
-    clock: Any = time.time,
+    clock: Callable[[], float] = time.time,
 ) -> int:
     """Compare, report, and with `--repair` replay; return the exit code."""
     freshness = Freshness(started=clock(), grace=request.grace)
@@ -224,7 +228,7 @@ def _firestore_sorted(
 ) -> Iterator[FirestoreEntry]:
     def entries() -> Iterator[FirestoreEntry]:
         for snapshot, _ in ports.sessions.completed_sessions(
-            since=request.since, until=request.until
+            since=request.since, until=request.until, page_size=SCAN_PAGE_SIZE
         ):
             progress.advance(note="Firestore sessions read")
             yield firestore_entry(snapshot, ports.pseudonymizer)

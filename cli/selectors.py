@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from cli.bootstrap import SCAN_PAGE_SIZE
 from cli.exits import UsageError
 from shared.contract import validate_ids
 from shared.errors import PermanentError
@@ -89,7 +90,9 @@ def status_sessions(
     completed session of the window and filters here.
     """
     wanted = {None if status == "unsynced" else status for status in statuses}
-    for snapshot, _ in sessions.completed_sessions(since=since, until=until):
+    for snapshot, _ in sessions.completed_sessions(
+        since=since, until=until, page_size=SCAN_PAGE_SIZE
+    ):
         if snapshot.sync_status in wanted:
             yield Selected(snapshot.key, completed_at(snapshot))
 

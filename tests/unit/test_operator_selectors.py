@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from cli import selectors
+from cli.bootstrap import SCAN_PAGE_SIZE
 from cli.exits import UsageError
 from shared.model import FailureRecord, FailureStatus, SessionKey, SessionSnapshot
 from tests.unit.fakes import FakeFailures
@@ -144,7 +145,7 @@ def test_status_selection_filters_completed_sessions_and_carries_the_write_time(
 
     assert [item.key.session_id for item in chosen] == ["a", "d"]
     assert chosen[0].completed_at == "2026-03-04T05:06:07.123456Z"
-    assert store.windows == [{"since": since, "until": until}]
+    assert store.windows == [{"since": since, "until": until, "page_size": SCAN_PAGE_SIZE}]
 
 
 def test_completed_at_is_none_without_a_write_time() -> None:
