@@ -21,6 +21,7 @@ REASON_CHARS = 80
 
 
 def register(commands: Any) -> None:
+    """Add `failures list` to the command parser."""
     failures = commands.add_parser(
         "failures",
         help="inspect the dead-letter records in bigquerySyncFailures",
@@ -54,6 +55,7 @@ def register(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Entry point: validate, build the real adapters, list."""
     if args.limit is not None and args.limit < 1:
         raise exits.UsageError("--limit must be at least 1")
     status = FailureStatus(args.status) if args.status else None

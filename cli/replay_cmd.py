@@ -16,6 +16,7 @@ from cli.arguments import add_publish_arguments, add_window_arguments
 from cli.bootstrap import OperatorPorts, build_operator_ports
 from cli.confirm import confirm
 from cli.console import Console
+from cli.dead_letters import DrainStats, drain
 from cli.exits import UsageError
 from cli.progress import Progress
 from cli.publishing import DEFAULT_BATCH, BatchPublisher, ListingPublisher, Throttle
@@ -34,6 +35,7 @@ class ReplayRequest:
     files: tuple[Path, ...] = ()
     failure_statuses: tuple[str, ...] = ()
     sync_statuses: tuple[str, ...] = ()
+    dead_letters: bool = False
     since: datetime | None = None
     until: datetime | None = None
     dry_run: bool = False
@@ -54,6 +56,7 @@ class ReplayRequest:
             files=tuple(args.file or ()),
             failure_statuses=tuple(dict.fromkeys(failure_statuses)),
             sync_statuses=tuple(dict.fromkeys(args.status or ())),
+            dead_letters=args.dead_letters,
             since=args.since,
             until=args.until,
             dry_run=args.dry_run,
@@ -61,8 +64,16 @@ class ReplayRequest:
             yes=args.yes,
             batch_size=args.batch_size,
         )
-        if not (request.sessions or request.files or failure_statuses or request.sync_statuses):
-            raise UsageError("choose sessions with --session, --file, --failures or --status")
+        if not (
+            request.sessions
+            or request.files
+            or failure_statuses
+            or request.sync_statuses
+            or request.dead_letters
+        ):
+            raise UsageError(
+                "choose sessions with --session, --file, --failures, --status or --dead-letters"
+            )
         if (request.since or request.until) and not request.sync_statuses:
             raise UsageError("--since/--until select completed sessions: use them with --status")
         if request.batch_size < 1:
@@ -73,9 +84,9 @@ class ReplayRequest:
     @property
     def explicit_only(self) -> bool:
         """Only ids given on the command line or in files: the total is known in advance."""
-        return not (self.failure_statuses or self.sync_statuses)
+        return not (self.failure_statuses or self.sync_statuses or self.dead_letters)
 
-    def describe(self) -> str:
+    def describe(self, hold_subscription: str) -> str:
         """The selection in words, for the confirmation question."""
         parts = []
         if self.sessions:
@@ -86,17 +97,36 @@ class ReplayRequest:
         if self.sync_statuses:
             window = _window(self.since, self.until)
             parts.append(f"completed sessions{window} with status {'/'.join(self.sync_statuses)}")
+        if self.dead_letters:
+            parts.append(f"the messages held in {hold_subscription}")
         return ", ".join(parts)
 
 
 @dataclass
 class ReplayStats:
+    """What the selection yielded beyond the sessions published.
+
+    Memory: one key per distinct session selected, to publish each once.
+    """
+
     selected: int = 0
     repeats: int = 0
     skipped_records: list[str] = field(default_factory=list)
+    dead_letters: DrainStats | None = None
+    seen: set[SessionKey] = field(default_factory=set)
+
+    def first_time(self, key: SessionKey) -> bool:
+        """Count a selection; True unless this session was selected before in this run."""
+        self.selected += 1
+        if key in self.seen:
+            self.repeats += 1
+            return False
+        self.seen.add(key)
+        return True
 
 
 def register(commands: Any) -> None:
+    """Add `replay` to the command parser."""
     parser = commands.add_parser(
         "replay",
         help="publish fresh SessionCompleted messages (origin=replay) for chosen sessions",
@@ -146,12 +176,22 @@ def register(commands: Any) -> None:
         metavar="IDS.jsonl",
         help='JSON lines with "user_id" and "session_id" (other fields ignored); repeatable',
     )
+    chosen.add_argument(
+        "--dead-letters",
+        action="store_true",
+        help=(
+            "the sessions of the messages held in the dead-letter subscription"
+            " (PUBSUB_DEAD_LETTER_TOPIC-hold); each is acknowledged once its replay is"
+            " published, undecodable ones stay held (a dry run leaves all of them)"
+        ),
+    )
     add_window_arguments(parser, what="with --status: completed sessions whose startTime is")
     add_publish_arguments(parser)
     parser.set_defaults(handler=exits.guarded("replay", run))
 
 
 def run(args: argparse.Namespace) -> int:
+    """Entry point: validate, build the real adapters, replay."""
     request = ReplayRequest.from_args(args)
     return replay(request, build_operator_ports(load_settings()), Console())
 
@@ -165,7 +205,8 @@ def replay(request: ReplayRequest, ports: OperatorPorts, console: Console) -> in
     """
     total = _explicit_total(request)
     if not request.dry_run and not confirm(
-        f"Publish replay messages for {request.describe()} to {ports.topic}?",
+        f"Publish replay messages for {request.describe(ports.hold_subscription)}"
+        f" to {ports.topic}?",
         assume_yes=request.yes,
         stdin=console.stdin,
         stderr=console.stderr,
@@ -186,9 +227,18 @@ def replay(request: ReplayRequest, ports: OperatorPorts, console: Console) -> in
     started = time.monotonic()
     code, problem = exits.OK, ""
     try:
-        for item in _deduplicated(_selection(request, ports, stats), stats):
-            batches.add(item.key, completed_at=item.completed_at)
+        for item in _selection(request, ports, stats):
+            if stats.first_time(item.key):
+                batches.add(item.key, completed_at=item.completed_at)
         batches.flush()
+        if request.dead_letters:
+            stats.dead_letters = drain(
+                ports.dead_letters,
+                batches,
+                first_time=stats.first_time,
+                keep=request.dry_run,
+                pull_size=request.batch_size,
+            )
     except TransientError as error:
         code, problem = exits.FAILED, f"replay: failed: {error}"
     except KeyboardInterrupt:
@@ -224,17 +274,6 @@ def _selection(
         )
 
 
-def _deduplicated(selection: Iterator[Selected], stats: ReplayStats) -> Iterator[Selected]:
-    seen: set[SessionKey] = set()
-    for item in selection:
-        stats.selected += 1
-        if item.key in seen:
-            stats.repeats += 1
-            continue
-        seen.add(item.key)
-        yield item
-
-
 def _summary(
     request: ReplayRequest, ports: OperatorPorts, stats: ReplayStats, published: int, seconds: float
 ) -> str:
@@ -246,6 +285,13 @@ def _summary(
     ]
     if stats.repeats:
         parts.append(f"{stats.repeats} repeated selection(s) published once")
+    if stats.dead_letters is not None:
+        letters = stats.dead_letters
+        kept = " (all left held: dry run)" if request.dry_run else ""
+        parts.append(
+            f"{letters.letters} dead letter(s) read{kept}, {letters.undecodable} undecodable"
+            " left held"
+        )
     if stats.skipped_records:
         parts.append(
             f"{len(stats.skipped_records)} failure record(s) without a session skipped"

@@ -143,3 +143,28 @@ class RowReader(Protocol):
     ) -> RawDuplicates:
         """Count rows of `sessions` equal to another row of their session but for `synced_at`."""
         ...
+
+
+class DeadLetter(NamedTuple):
+    """One message held in the dead-letter subscription, leased until acked or released."""
+
+    ack_id: str
+    message_id: str
+    data: bytes
+    attributes: dict[str, str]
+
+
+class DeadLetterSource(Protocol):
+    """The dead-letter topic's hold subscription: messages Pub/Sub gave up delivering."""
+
+    def pull(self, max_messages: int) -> list[DeadLetter]:
+        """Lease up to `max_messages` held messages; an empty list when none is waiting."""
+        ...
+
+    def ack(self, ack_ids: Sequence[str]) -> None:
+        """Remove these messages for good (once their replays are published)."""
+        ...
+
+    def release(self, ack_ids: Sequence[str]) -> None:
+        """Hand these messages back at once, to stay held for a later run."""
+        ...

@@ -23,6 +23,8 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 
 from cli.main import main
 from cli.sample_data import completed, generate_sessions
+from shared.contract import SessionCompleted
+from shared.gcp.clients import publisher_client
 from shared.gcp.firestore_failures import COLLECTION
 from shared.model import SessionKey
 from tests.conftest import REPO_ROOT
@@ -313,3 +315,37 @@ def test_failures_list_json_and_replay_by_status_and_file(
         filter=FieldFilter("status", "==", "resolved")
     )
     wait_for(lambda: len(list(query.stream())) == 3, what="3 resolved records")
+
+
+def test_replay_dead_letters_drains_the_hold_subscription(
+    pipeline: Pipeline, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Pub/Sub forwards a message to the dead-letter topic after ten failed push deliveries;
+    here the messages are published there directly, as that forwarding would."""
+    keys = make_unsynced(pipeline, 3)
+    settings = pipeline.settings
+    with publisher_client(settings) as publisher:
+        topic = publisher.topic_path(settings.project, settings.dead_letter_topic)
+        for key in keys:
+            data, attributes = SessionCompleted(
+                key.user_id, key.session_id, uuid.uuid4().hex
+            ).encode()
+            publisher.publish(topic, data, **attributes).result(timeout=10)
+        publisher.publish(topic, b"not a session message").result(timeout=10)
+
+    code, listed, summary = cli(capsys, "replay", "--dead-letters", "--dry-run")
+    assert code == 0, summary
+    assert sorted(listed.splitlines()) == sorted(
+        json.dumps({"user_id": key.user_id, "session_id": key.session_id}) for key in keys
+    )
+    assert "4 dead letter(s) read (all left held: dry run), 1 undecodable left held" in summary
+
+    code, _, summary = cli(capsys, "replay", "--dead-letters", "--yes")
+
+    assert code == 0, summary
+    assert "published 3 message(s)" in summary
+    wait_all(pipeline, keys, "synced", timeout=60)
+    assert all(len(pipeline.rows(key)) == 1 for key in keys)
+    code, _, summary = cli(capsys, "replay", "--dead-letters", "--yes")
+    assert "published 0 message(s)" in summary
+    assert "1 dead letter(s) read, 1 undecodable left held" in summary

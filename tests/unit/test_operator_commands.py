@@ -23,7 +23,7 @@ from cli.replay_cmd import ReplayRequest, replay
 from shared.contract import SessionCompleted
 from shared.errors import PermanentError, TransientError
 from shared.model import FailureRecord, FailureStatus, SessionKey, SessionSnapshot
-from shared.ports import RawDuplicates
+from shared.ports import DeadLetter, RawDuplicates
 from shared.pseudonym import Pseudonymizer
 from shared.rows import session_row
 from tests.unit.documents import SALT, full_document
@@ -74,6 +74,34 @@ class Rows:
         return self.duplicates
 
 
+class HeldLetters:
+    """A hold subscription: pulled letters stay leased until acked or released."""
+
+    def __init__(self, letters: list[DeadLetter]) -> None:
+        self.waiting = list(letters)
+        self.leased: dict[str, DeadLetter] = {}
+        self.acked: list[str] = []
+
+    def pull(self, max_messages: int) -> list[DeadLetter]:
+        page, self.waiting = self.waiting[:max_messages], self.waiting[max_messages:]
+        self.leased.update((letter.ack_id, letter) for letter in page)
+        return page
+
+    def ack(self, ack_ids: Sequence[str]) -> None:
+        for ack_id in ack_ids:
+            del self.leased[ack_id]
+            self.acked.append(ack_id)
+
+    def release(self, ack_ids: Sequence[str]) -> None:
+        self.waiting.extend(self.leased.pop(ack_id) for ack_id in ack_ids)
+
+
+def letter(number: int, data: bytes | None = None) -> DeadLetter:
+    message = SessionCompleted(f"user-{number % 3}", f"s{number % 3}", f"trigger-{number}")
+    body, attributes = message.encode()
+    return DeadLetter(f"ack-{number}", f"m{number}", body if data is None else data, attributes)
+
+
 class InterruptingPublisher(FakePublisher):
     """Accepts `limit` messages, then the operator presses Ctrl-C."""
 
@@ -111,14 +139,17 @@ def ports(
     failures: StatusFailures | None = None,
     rows: Rows | None = None,
     publisher: FakePublisher | None = None,
+    letters: HeldLetters | None = None,
 ) -> OperatorPorts:
     return OperatorPorts(
         sessions=Sessions(sessions or []),  # type: ignore[arg-type]
         failures=failures or StatusFailures(),
         publisher=publisher or FakePublisher(),
         rows=rows or Rows([]),
+        dead_letters=letters or HeldLetters([]),
         pseudonymizer=PSEUDONYMIZER,
         topic="projects/p/topics/session-completed",
+        hold_subscription="projects/p/subscriptions/dead-letter-hold",
     )
 
 
@@ -300,6 +331,47 @@ def test_replay_reports_a_publish_failure_with_exit_1() -> None:
     assert replay(request, operator, terminal) == exits.FAILED
     assert "replay: failed: publish: service unavailable" in err(terminal)
     assert "published 0 message(s)" in err(terminal)
+
+
+def test_replay_drains_dead_letters_acking_each_once_its_replay_is_out() -> None:
+    letters = HeldLetters([letter(n) for n in range(7)] + [letter(9, data=b"not json")])
+    operator = ports(letters=letters)
+    terminal = console()
+    request = ReplayRequest(
+        sessions=(SessionKey("user-0", "s0"),), dead_letters=True, yes=True, batch_size=2
+    )
+
+    assert replay(request, operator, terminal) == exits.OK
+
+    assert published(operator) == ["s0", "s1", "s2"]
+    assert sorted(letters.acked) == [f"ack-{n}" for n in range(7)]
+    assert [held.ack_id for held in letters.waiting] == ["ack-9"]  # undecodable: still held
+    assert letters.leased == {}
+    assert "8 dead letter(s) read, 1 undecodable left held" in err(terminal)
+    assert "5 repeated selection(s) published once" in err(terminal)
+
+
+def test_replay_dead_letters_dry_run_leaves_every_letter_held() -> None:
+    letters = HeldLetters([letter(n) for n in range(5)])
+    operator = ports(letters=letters)
+    terminal = console()
+
+    code = replay(ReplayRequest(dead_letters=True, dry_run=True, batch_size=2), operator, terminal)
+
+    assert code == exits.OK
+    assert len(out(terminal).splitlines()) == 3
+    assert letters.acked == [] and len(letters.waiting) == 5 and letters.leased == {}
+    assert "(all left held: dry run)" in err(terminal)
+
+
+def test_a_failed_replay_publish_leaves_its_dead_letters_held() -> None:
+    letters = HeldLetters([letter(n) for n in range(3)])
+    operator = ports(letters=letters)
+    operator.publisher.outage.down = True  # type: ignore[attr-defined]
+    code = replay(ReplayRequest(dead_letters=True, yes=True), operator, console())
+    assert code == exits.FAILED
+    assert letters.acked == []
+    assert len(letters.leased) == 3  # redelivered by Pub/Sub when the lease runs out
 
 
 # --- backfill
