@@ -178,13 +178,27 @@ def _encode_cursor(values: list[Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
 
 
+def _cursor_ok(values: list[Any]) -> bool:
+    """Whether decoded cursor values name a session path (after a startTime, when ranged)."""
+    if not all(isinstance(value, str) for value in values):
+        return False
+    if _session_key(values[-1]) is None:
+        return False
+    if len(values) == 2:
+        try:
+            datetime.fromisoformat(values[0])
+        except ValueError:
+            return False
+    return True
+
+
 def _decode_cursor(token: str, *, ranged: bool) -> list[Any]:
     try:
         padded = token + "=" * (-len(token) % 4)
         values = json.loads(base64.urlsafe_b64decode(padded))
     except (ValueError, TypeError):
         raise ValueError(f"not a resume token: {token!r}") from None
-    if not isinstance(values, list) or not 1 <= len(values) <= 2:
+    if not isinstance(values, list) or not 1 <= len(values) <= 2 or not _cursor_ok(values):
         raise ValueError(f"not a resume token: {token!r}")
     if (len(values) == 2) != ranged:
         kind = "with" if len(values) == 2 else "without"
