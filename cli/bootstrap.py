@@ -37,19 +37,20 @@ class OperatorPorts:
     publisher: Publisher
     rows: RowReader
     dead_letters: DeadLetterSource
-    pseudonymizer: Pseudonymizer
+    pseudonymizer: Pseudonymizer | None  # only reconcile needs (and loads) the salt
     topic: str  # `projects/P/topics/T`, for prompts and summaries
     hold_subscription: str  # `projects/P/subscriptions/S` of the dead letters
 
 
-def build_operator_ports(settings: Settings) -> OperatorPorts:
+def build_operator_ports(settings: Settings, *, pseudonymize: bool = False) -> OperatorPorts:
     """Real adapters for the local emulators or GCP (application-default credentials).
 
-    Clients are created here but connect lazily. Raises `ConfigError` when the
-    project or salt is missing or unsafe.
+    Clients are created here but connect lazily. The salt is read only with
+    `pseudonymize` (reconcile), so replaying needs no access to it. Raises
+    `ConfigError` when the project, or the salt when needed, is missing or unsafe.
     """
     project = settings.require_project()
-    pseudonymizer = Pseudonymizer.from_settings(settings)
+    pseudonymizer = Pseudonymizer.from_settings(settings) if pseudonymize else None
     firestore = firestore_client(settings)
     publisher = PubSubPublisher(
         publisher_client(settings, max_messages=PUBLISH_BATCH_MESSAGES), project, settings.topic

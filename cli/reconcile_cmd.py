@@ -36,6 +36,7 @@ from cli.timeparse import check_window
 from shared.errors import TransientError
 from shared.model import SessionKey
 from shared.ports import RawDuplicates
+from shared.pseudonym import Pseudonymizer
 from shared.settings import load_settings
 
 DEFAULT_GRACE_SECONDS = 120.0
@@ -187,7 +188,7 @@ def register(commands: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Entry point: validate, build the real adapters, reconcile."""
     request = ReconcileRequest.from_args(args)
-    return reconcile(request, build_operator_ports(load_settings()), Console())
+    return reconcile(request, build_operator_ports(load_settings(), pseudonymize=True), Console())
 
 
 def reconcile(
@@ -197,13 +198,20 @@ def reconcile(
     *,
     clock: Callable[[], float] = time.time,
 ) -> int:
-    """Compare, report, and with `--repair` replay; return the exit code."""
+    """Compare, report, and with `--repair` replay; return the exit code.
+
+    Needs `ports.pseudonymizer` (raises `UsageError` without it).
+    """
+    if ports.pseudonymizer is None:
+        raise UsageError("reconcile needs the pseudonymization salt to match sessions to rows")
     freshness = Freshness(started=clock(), grace=request.grace)
     report = Report(show=request.show)
     progress = Progress("reconcile", stream=console.stderr)
     window = {"since": request.since, "until": request.until}
     try:
-        firestore = report.firestore_side(_firestore_sorted(request, ports, progress))
+        firestore = report.firestore_side(
+            _firestore_sorted(request, ports, ports.pseudonymizer, progress)
+        )
         bigquery = report.bigquery_side(
             bigquery_entry(row) for row in ports.rows.latest_rows(**window)
         )
@@ -224,14 +232,17 @@ def reconcile(
 
 
 def _firestore_sorted(
-    request: ReconcileRequest, ports: OperatorPorts, progress: Progress
+    request: ReconcileRequest,
+    ports: OperatorPorts,
+    pseudonymizer: Pseudonymizer,
+    progress: Progress,
 ) -> Iterator[FirestoreEntry]:
     def entries() -> Iterator[FirestoreEntry]:
         for snapshot, _ in ports.sessions.completed_sessions(
             since=request.since, until=request.until, page_size=SCAN_PAGE_SIZE
         ):
             progress.advance(note="Firestore sessions read")
-            yield firestore_entry(snapshot, ports.pseudonymizer)
+            yield firestore_entry(snapshot, pseudonymizer)
 
     return sorted_stream(
         entries(),

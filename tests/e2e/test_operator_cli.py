@@ -287,6 +287,16 @@ def test_interrupted_backfill_resumes_from_its_token_without_gaps(pipeline: Pipe
     assert len(sessions) - len(keys) <= 50  # at most the batch in flight at the interrupt
     wait_all(pipeline, keys, "synced", timeout=120)
     assert len(latest(pipeline)) == len(keys)
+    for bad in ("garbage", "WyJub3QiXQ", hint[1]):  # WyJub3QiXQ: a cursor naming no session
+        rejected = subprocess.run(
+            [*command, "--resume", bad, "--since", "2026-01-01"],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert rejected.returncode == 2, rejected.stderr
+        assert "--resume:" in rejected.stderr
 
 
 def test_failures_list_json_and_replay_by_status_and_file(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import io
 import json
 from collections.abc import Iterator, Sequence
@@ -602,3 +603,11 @@ def test_reconcile_spills_large_inputs_and_still_matches() -> None:
     lines = [json.loads(line) for line in out(terminal).splitlines()]
     assert sorted(line["session_id"] for line in lines[:-1]) == [f"s{i:03d}" for i in range(5)]
     assert lines[-1]["summary"]["counts"]["ok"] == 55
+
+
+def test_reconcile_needs_the_salt_the_other_commands_do_not() -> None:
+    operator = dataclasses.replace(ports(sessions=[session("a")]), pseudonymizer=None)
+    with pytest.raises(exits.UsageError, match="salt"):
+        reconcile(ReconcileRequest(), operator, console(), clock=NOW.timestamp)
+    assert backfill(BackfillRequest(yes=True), operator, console()) == exits.OK
+    assert published(operator) == ["a"]
