@@ -15,6 +15,7 @@ from cli.local.errors import StackError
 from cli.local.net import HOST
 from cli.local.provision import TIMEOUT_SECONDS
 from shared.gcp.clients import subscriber_client
+from shared.gcp.pubsub_dead_letters import HOLD_SUFFIX
 from shared.settings import Settings
 
 TRIGGER_ID = "on-session-written"
@@ -84,7 +85,9 @@ def create_subscriptions(settings: Settings) -> None:
             },
         }
         hold = {
-            "name": subscriber.subscription_path(project, f"{settings.dead_letter_topic}-hold"),
+            "name": subscriber.subscription_path(
+                project, f"{settings.dead_letter_topic}{HOLD_SUFFIX}"
+            ),
             "topic": dead_letter_topic,
         }
         for request in (push, hold):
