@@ -19,7 +19,9 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -76,28 +78,26 @@ def m1_bulk(stack: LocalStack, n: int, n1: int, concurrency: int) -> None:
         stack.up()
     ports = build_sync_ports(settings)
     hops = _hop_capacities(settings, ports, keys[:BATCH], documents[:BATCH])
-    subscription = _bulk_subscription(settings)
-    publisher = PubSubPublisher(
-        publisher_client(settings, max_messages=BATCH), settings.project, BULK_TOPIC
-    )
+    client = publisher_client(settings, max_messages=BATCH)
 
     def run(batch_size: int, count: int, concurrency: int) -> float:
         messages = [
             SessionCompleted.new(k.user_id, k.session_id, origin="backfill") for k in keys[:count]
         ]
-        started = time.perf_counter()
-        publisher.publish(messages)
-        hops.setdefault("pubsub publish", count / (time.perf_counter() - started))
-        runner = build_pull_runner(
-            settings, subscription=subscription, batch_size=batch_size, concurrency=concurrency
-        )
-        done = threading.Event()
-        watcher = threading.Thread(target=_stop_when, args=(runner, count, done))
-        watcher.start()
-        started = time.perf_counter()
-        stats = runner.run(stop=done)
-        elapsed = time.perf_counter() - started
-        watcher.join()
+        with _bulk_subscription(settings) as (topic, subscription):
+            started = time.perf_counter()
+            PubSubPublisher(client, settings.project, topic).publish(messages)
+            hops.setdefault("pubsub publish", count / (time.perf_counter() - started))
+            runner = build_pull_runner(
+                settings, subscription=subscription, batch_size=batch_size, concurrency=concurrency
+            )
+            done = threading.Event()
+            watcher = threading.Thread(target=_stop_when, args=(runner, count, done))
+            watcher.start()
+            started = time.perf_counter()
+            stats = runner.run(stop=done)
+            elapsed = time.perf_counter() - started
+            watcher.join()
         rate = stats.acked / elapsed
         print(
             f"  batch size {batch_size:>3}, {concurrency} in flight: {stats.acked} synced in"
@@ -141,24 +141,24 @@ def _write_completed(settings: Settings, n: int) -> tuple[list[SessionKey], list
     return keys, documents
 
 
-def _bulk_subscription(settings: Settings) -> str:
+@contextmanager
+def _bulk_subscription(settings: Settings) -> Iterator[tuple[str, str]]:
+    """A fresh topic and pull subscription for one run, deleted afterwards: a streaming
+    pull re-opened on an emulator subscription can stall, so no run reuses one."""
     publisher = publisher_client(settings)
     subscriber = subscriber_client(settings)
-    topic = publisher.topic_path(settings.project, BULK_TOPIC)
-    name = f"{BULK_TOPIC}-pull"
-    path = subscriber.subscription_path(settings.project, name)
-    for create in (
-        lambda: publisher.create_topic(name=topic),
-        lambda: subscriber.create_subscription(
-            request={"name": path, "topic": topic, "ack_deadline_seconds": 60}
-        ),
-    ):
-        try:
-            create()
-        except Exception as error:  # AlreadyExists from an earlier run
-            if "exists" not in str(error).lower():
-                raise
-    return name
+    name = f"{BULK_TOPIC}-{uuid.uuid4().hex[:8]}"
+    topic = publisher.topic_path(settings.project, name)
+    subscription = subscriber.subscription_path(settings.project, name)
+    publisher.create_topic(name=topic)
+    subscriber.create_subscription(
+        request={"name": subscription, "topic": topic, "ack_deadline_seconds": 60}
+    )
+    try:
+        yield name, name
+    finally:
+        subscriber.delete_subscription(request={"subscription": subscription})
+        publisher.delete_topic(request={"topic": topic})
 
 
 def _hop_capacities(
