@@ -15,7 +15,6 @@ from shared.model import (
     SyncStatus,
     episode_id,
 )
-from shared.ports import FailureStore
 from shared.sync import Outcome, SyncPorts, failure_record, sync_sessions
 
 log = get_logger("retry_worker")
@@ -57,7 +56,15 @@ def handle_retry(attempt: TaskAttempt, ports: SyncPorts, *, max_retries: int) ->
             retry_number = max(retry_number, record.retry_count + 1)
         message = SessionCompleted(task.user_id, task.session_id, task.event_id, task.origin)
         result = sync_sessions([message], ports, retry_count=retry_number)[0]
-        return _conclude(message, result.outcome, result.error, retry_number, ports, max_retries)
+        return _conclude(
+            message,
+            result.outcome,
+            result.error,
+            retry_number,
+            ports,
+            max_retries=max_retries,
+            recorded=record is not None,
+        )
     except TransientError as error:
         log.error("retry_not_recorded", event_id=task.event_id, error=str(error))
         return TaskReply(RETRY_LATER, "retry_not_recorded")
@@ -69,8 +76,11 @@ def _conclude(
     error: str | None,
     retry_number: int,
     ports: SyncPorts,
+    *,
     max_retries: int,
+    recorded: bool,
 ) -> TaskReply:
+    """Record the retry's outcome; `recorded` says whether the episode's record exists."""
     record_id = episode_id(message.event_id)
     context = {
         "event_id": message.event_id,
@@ -78,14 +88,15 @@ def _conclude(
         "attempt": retry_number,
     }
     if outcome is Outcome.SYNCED:
-        if ports.failures.get(record_id) is not None:
+        if recorded:
             ports.failures.close(record_id, FailureStatus.RESOLVED, retry_count=retry_number)
         log.info("retry_succeeded", **context)
         return TaskReply(OK, outcome.value)
     if outcome is not Outcome.FAILED:  # already synced, or invalid (recorded by the use case)
         return TaskReply(OK, outcome.value)
     reason = error or "transient failure"
-    _ensure_record(message, reason, ports.failures, ports.table)
+    if not recorded:
+        ports.failures.open(failure_record(message, reason, ports.table, FailureStatus.PENDING))
     key = SessionKey(message.user_id, message.session_id)
     if retry_number >= max_retries:
         ports.failures.close(
@@ -102,9 +113,3 @@ def _conclude(
     )
     log.warning("retry_failed", reason=reason, **context)
     return TaskReply(RETRY_LATER, "retry_failed")
-
-
-def _ensure_record(
-    message: SessionCompleted, reason: str, failures: FailureStore, table: str
-) -> None:
-    failures.open(failure_record(message, reason, table, FailureStatus.PENDING))

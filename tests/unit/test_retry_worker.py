@@ -158,3 +158,12 @@ def test_queue_policy_backoff_follows_cloud_tasks_rules() -> None:
     delays = [policy.backoff_seconds(n) for n in range(1, 11)]
     assert delays == [1, 2, 4, 8, 16, 32, 64, 96, 128, 160]
     assert QueuePolicy(max_doublings=16).backoff_seconds(13) == 3600
+
+
+def test_a_failing_retry_without_a_record_opens_one() -> None:
+    world = failed_world()
+    world.failures.records.clear()
+    world.sink.outage.down = True
+    assert attempt(world, 2) == (503, "retry_failed")
+    record = world.failures.records[RECORD_ID]
+    assert (record.status, record.retry_count) == (FailureStatus.PENDING, 3)
