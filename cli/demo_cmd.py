@@ -114,7 +114,8 @@ def _wait(demo: DemoRun, timeout: float) -> dict[SessionKey, str]:
     while True:
         references = [client.document(key.path) for key in keys]
         for snapshot in client.get_all(references):
-            key = _key_of(snapshot.reference.path)
+            key = SessionKey.from_path(snapshot.reference.path)
+            assert key is not None  # the demo reads only the session paths it wrote
             statuses[key] = (snapshot.to_dict() or {}).get("bigquerySyncStatus") or "pending"
         done = sum(status in FINAL for status in statuses.values())
         counts = Counter(statuses.values())
@@ -195,8 +196,3 @@ def _percentile(values: list[float], percent: int) -> float:
 
 def _key(session: GeneratedSession) -> SessionKey:
     return SessionKey(session.user_id, session.session_id)
-
-
-def _key_of(path: str) -> SessionKey:
-    _, user_id, _, session_id = path.split("/")
-    return SessionKey(user_id, session_id)

@@ -23,6 +23,14 @@ class SessionKey(NamedTuple):
     def path(self) -> str:
         return f"users/{self.user_id}/sessions/{self.session_id}"
 
+    @classmethod
+    def from_path(cls, path: str) -> SessionKey | None:
+        """The key of `users/{userId}/sessions/{sessionId}`; None for any other path."""
+        parts = path.split("/")
+        if len(parts) != 4 or parts[0] != "users" or parts[2] != "sessions":
+            return None
+        return cls(parts[1], parts[3])
+
     def __str__(self) -> str:
         return f"{self.user_id}/{self.session_id}"
 

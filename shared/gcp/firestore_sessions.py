@@ -111,7 +111,7 @@ class FirestoreSessionStore:
             page = self._page(query, cursor)
             for document in page:
                 cursor = _cursor_values(document, ranged)
-                key = _session_key(document.reference.path)
+                key = SessionKey.from_path(document.reference.path)
                 if key is not None:
                     yield _snapshot(key, document), _encode_cursor(cursor)
             if len(page) < page_size:
@@ -158,14 +158,6 @@ def _update_time(document: Any) -> datetime | None:
     return moment
 
 
-def _session_key(path: str) -> SessionKey | None:
-    """The key of `users/{userId}/sessions/{sessionId}`; None for any other path."""
-    parts = path.split("/")
-    if len(parts) != 4 or parts[0] != "users" or parts[2] != "sessions":
-        return None
-    return SessionKey(parts[1], parts[3])
-
-
 def _cursor_values(document: Any, ranged: bool) -> list[Any]:
     path = document.reference.path
     if not ranged:
@@ -182,7 +174,7 @@ def _cursor_ok(values: list[Any]) -> bool:
     """Whether decoded cursor values name a session path (after a startTime, when ranged)."""
     if not all(isinstance(value, str) for value in values):
         return False
-    if _session_key(values[-1]) is None:
+    if SessionKey.from_path(values[-1]) is None:
         return False
     if len(values) == 2:
         try:

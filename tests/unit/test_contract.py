@@ -90,3 +90,12 @@ def test_unknown_schema_version() -> None:
 
 def test_document_path() -> None:
     assert SessionCompleted("u", "s", "e").document_path == "users/u/sessions/s"
+
+
+def test_session_key_from_path() -> None:
+    from shared.model import SessionKey
+
+    assert SessionKey.from_path("users/u/sessions/s") == SessionKey("u", "s")
+    assert SessionKey.from_path(SessionKey("u", "s").path) == SessionKey("u", "s")
+    for other in ("users/u", "teams/u/sessions/s", "users/u/sessions/s/laps/1"):
+        assert SessionKey.from_path(other) is None
