@@ -70,6 +70,22 @@ def is_running(record: ProcessRecord) -> bool:
     return record.program in _cmdline(record.pid)
 
 
+def kill(record: ProcessRecord, *, timeout_seconds: float = 5.0) -> None:
+    """Send SIGKILL to the recorded process alone, as a crash would; wait until it has exited.
+
+    Its children and the rest of its group live on. Raises `StackError` when it is
+    not running or still runs after the timeout.
+    """
+    if not is_running(record):
+        raise StackError(f"process {record.pid} ({record.program}) is not running")
+    os.kill(record.pid, signal.SIGKILL)
+    deadline = time.monotonic() + timeout_seconds
+    while _alive({record.pid: record.start_ticks}):
+        if time.monotonic() >= deadline:
+            raise StackError(f"process {record.pid} ({record.program}) survived SIGKILL")
+        time.sleep(0.01)
+
+
 def exit_code(record: ProcessRecord) -> int | None:
     """The exit code of a process this Python process started and that has ended, else None."""
     child = _children.get(record.pid)
@@ -119,20 +135,28 @@ def _wait_gone(pgid: int, targets: Mapping[int, int], seconds: float) -> bool:
 
 
 def _alive(targets: Mapping[int, int]) -> list[int]:
-    """The PIDs of `targets` (pid -> start ticks) that still run and were not reused.
-
-    A multi-threaded process shows its leader as a zombie while other threads
-    still exit; for our own children only a successful wait counts as gone.
-    """
+    """The PIDs of `targets` (pid -> start ticks) that have not exited and were not reused."""
     alive = []
     for pid, ticks in targets.items():
         stat = _stat(pid)
-        if stat is None or stat.start_ticks != ticks:
-            continue
-        child = _children.get(pid)
-        if stat.state != "Z" or (child is not None and child.poll() is None):
+        if stat is not None and stat.start_ticks == ticks and _live(pid, stat):
             alive.append(pid)
     return alive
+
+
+def _live(pid: int, stat: _ProcStat) -> bool:
+    """False once the process has exited, zombie or not.
+
+    A multi-threaded process shows its leader as a zombie while its other
+    threads still exit, holding its files and ports: it has exited only when
+    the leader is a zombie with no other thread left.
+    """
+    if stat.state != "Z":
+        return True
+    try:
+        return len(os.listdir(f"/proc/{pid}/task")) > 1
+    except OSError:
+        return False
 
 
 def _family(pid: int) -> set[int]:

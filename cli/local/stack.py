@@ -127,7 +127,17 @@ class LocalStack:
     def stop_service(self, name: str) -> DownAction:
         """Stop one service (e.g. to simulate an outage); the next `up` starts it again."""
         with self.state.locked():
-            return self._stop(next(spec for spec in self.services if spec.name == name))
+            return self._stop(self._spec(name))
+
+    def kill_service(self, name: str) -> None:
+        """SIGKILL the service's main process only, as a crash would; the next `up` restarts it.
+
+        Returns once that process died. Raises `StackError` when it is not running.
+        """
+        record = self.state.read(self._spec(name).name)
+        if record is None:
+            raise StackError(f"{name} is not running")
+        processes.kill(record)
 
     def status(self) -> StackStatus:
         """Each service's process and health, and the names of the provisioned resources."""
@@ -167,6 +177,12 @@ class LocalStack:
         proxy = next(spec for spec in self.services if spec.name == "fault-proxy")
         if self._service_status(proxy).healthy:
             FaultControl(self.settings).clear()
+
+    def _spec(self, name: str) -> ServiceSpec:
+        for spec in self.services:
+            if spec.name == name:
+                return spec
+        raise StackError(f"the local stack has no service named {name!r}")
 
     def _is_running(self, spec: ServiceSpec) -> bool:
         record = self.state.read(spec.name)
