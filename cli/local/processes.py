@@ -22,7 +22,8 @@ class ProcessRecord:
     """What a PID file remembers about a started process, enough to recognise it later.
 
     A PID alone can be reused by another program; the kernel start time of the
-    process and the program name in its command line tell ours apart.
+    process and the program name in its command line tell ours apart. What it
+    left running after dying is told by PID and start time alone (`leftovers`).
     """
 
     pid: int
@@ -35,6 +36,7 @@ class _ProcStat:
     state: str
     ppid: int
     pgid: int
+    session: int
     start_ticks: int
 
 
@@ -97,21 +99,66 @@ def rss_kib(record: ProcessRecord) -> int:
     return sum(_vm_rss_kib(pid) for pid in _family(record.pid))
 
 
-def stop(record: ProcessRecord, *, grace_seconds: float = 10.0) -> None:
-    """Stop the process, its group and its descendants: SIGTERM, then SIGKILL after the grace.
+def leftovers(record: ProcessRecord) -> dict[int, int]:
+    """What the recorded process left running when it died: pid -> start ticks.
 
-    Does nothing when the record no longer matches a running process.
-    Raises `StackError` if something survives SIGKILL.
+    Empty while it still runs, and when nothing of it is left. The rule uses the
+    PID file's pid P and start time only, never a program name:
+
+    - `spawn` makes the process the leader of a new session, so its group and
+      session ids are both P. A group can only be joined from inside its session,
+      so every member descends from the leader and started no earlier than it
+      (start ticks >= the recorded ones; a tick is 10 ms, children often share it).
+    - Linux gives P to no new process while any process still has P as its pid,
+      group or session id. So if a live process other than our dead leader (a
+      zombie with the recorded start time) holds pid P, all of ours are gone and
+      group P belongs to someone else: nothing is ours.
+    - Otherwise the live members of group P in session P are ours, unless P was
+      freed and then taken by a new session whose own leader died too. That is
+      seen when a member started before our process (say, a PID file kept across
+      a reboot, whose ticks count from another boot): then nothing is ours. A
+      group all started later cannot be told apart; it needs all of ours gone,
+      the PID space to wrap and that leader to die before its group, all before
+      the next `up` or `down`.
+
+    A zombie leader whose other threads still exit (holding the ports) counts.
     """
-    if not is_running(record):
+    stats = _all_stats()
+    leader = stats.get(record.pid)
+    if leader is not None and (leader.start_ticks != record.start_ticks or leader.state != "Z"):
+        return {}
+    group = {
+        pid: stat.start_ticks
+        for pid, stat in stats.items()
+        if stat.pgid == stat.session == record.pid and _live(pid, stat)
+    }
+    if any(ticks < record.start_ticks for ticks in group.values()):
+        return {}
+    return group
+
+
+def stop(record: ProcessRecord, *, grace_seconds: float = 10.0) -> bool:
+    """End the recorded process with its group and descendants, or its `leftovers` if it died.
+
+    A running process gets SIGTERM, then SIGKILL after the grace. Leftovers get
+    SIGKILL at once: their service crashed, they only hold its ports. Returns
+    False when nothing was left to end. Raises `StackError` if something
+    survives SIGKILL.
+    """
+    if is_running(record):
+        targets = {pid: stat.start_ticks for pid in _family(record.pid) if (stat := _stat(pid))}
+        steps = ((signal.SIGTERM, grace_seconds), (signal.SIGKILL, 5.0))
+    else:
+        targets = leftovers(record)
+        steps = ((signal.SIGKILL, 5.0),)
+    if not targets:
         _reap(record.pid)
-        return
-    targets = {pid: stat.start_ticks for pid in _family(record.pid) if (stat := _stat(pid))}
-    for sig, wait_seconds in ((signal.SIGTERM, grace_seconds), (signal.SIGKILL, 5.0)):
+        return False
+    for sig, wait_seconds in steps:
         _signal_all(record.pid, targets, sig)
         if _wait_gone(record.pid, targets, wait_seconds):
             _reap(record.pid)
-            return
+            return True
     raise StackError(f"process {record.pid} ({record.program}) survived SIGKILL")
 
 
@@ -176,7 +223,7 @@ def _family(pid: int) -> set[int]:
 
 
 def _group(pgid: int) -> list[int]:
-    return [p for p, stat in _all_stats().items() if stat.pgid == pgid and stat.state != "Z"]
+    return [p for p, stat in _all_stats().items() if stat.pgid == pgid and _live(p, stat)]
 
 
 def _all_stats() -> dict[int, _ProcStat]:
@@ -195,7 +242,11 @@ def _stat(pid: int) -> _ProcStat | None:
     # The command name (field 2) may hold spaces and parentheses: split after its last ')'.
     fields = text[text.rindex(")") + 2 :].split()
     return _ProcStat(
-        state=fields[0], ppid=int(fields[1]), pgid=int(fields[2]), start_ticks=int(fields[19])
+        state=fields[0],
+        ppid=int(fields[1]),
+        pgid=int(fields[2]),
+        session=int(fields[3]),
+        start_ticks=int(fields[19]),
     )
 
 

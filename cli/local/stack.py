@@ -87,13 +87,17 @@ class LocalStack:
     def up(self) -> dict[str, UpAction]:
         """Start what is not running, wait until all is healthy, provision the resources.
 
-        Idempotent: healthy services of an earlier `up` are reused. On failure
+        Idempotent: healthy services of an earlier `up` are reused; what a crashed
+        one left running is ended first (see `processes.leftovers`). On failure
         stops what this call started and raises `StackError` naming the service
         and its log.
         """
         self.toolchain.check()
         with self.state.locked():
             self.install()
+            for spec in self.services:
+                if not self._is_running(spec):
+                    self._stop(spec)  # crashed: end what it left holding ports, forget its PID
             self._check_ports_free([s for s in self.services if not self._is_running(s)])
             actions: dict[str, UpAction] = {}
             started: list[ServiceSpec] = []
@@ -118,8 +122,10 @@ class LocalStack:
     def down(self) -> dict[str, DownAction]:
         """Stop every service this stack started (by PID file) and wait until its ports are free.
 
-        Idempotent; a stale PID file (process gone or PID reused) is removed
-        without signalling anything. Raises `StackError` if a port stays busy.
+        Each service's process group ends with it; of a crashed service, what it
+        left running. Idempotent; a stale PID file (nothing of it left, or the PID
+        reused) is removed without signalling anything. Raises `StackError` if a
+        port stays busy.
         """
         with self.state.locked():
             return {spec.name: self._stop(spec) for spec in reversed(self.services)}
@@ -240,11 +246,11 @@ class LocalStack:
         record = self.state.read(spec.name)
         if record is None:
             return "not running"
-        if not processes.is_running(record):
+        crashed = not processes.is_running(record)
+        if not processes.stop(record):
             self.state.remove(spec.name)
             self._progress(f"{spec.name}: stale PID file removed (pid {record.pid} no longer runs)")
             return "stale"
-        processes.stop(record)
         deadline = time.monotonic() + PORT_RELEASE_SECONDS
         while busy := [port for port in spec.ports.values() if not port_free(port)]:
             if time.monotonic() > deadline:
@@ -253,7 +259,10 @@ class LocalStack:
                 )
             time.sleep(0.1)
         self.state.remove(spec.name)
-        self._progress(f"{spec.name}: stopped (pid {record.pid})")
+        if crashed:
+            self._progress(f"{spec.name}: ended what crashed pid {record.pid} left running")
+        else:
+            self._progress(f"{spec.name}: stopped (pid {record.pid})")
         return "stopped"
 
     def _service_status(self, spec: ServiceSpec) -> ServiceStatus:
