@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import socket
 import subprocess
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
 from cli.local.net import HOST, http_status
+from cli.local.processes import ProcessRecord
 from cli.local.services import ServiceSpec
 from cli.local.stack import LocalStack
 from shared.gcp import clients
+from shared.settings import LOCAL_PORTS, load_settings
 
 pytestmark = pytest.mark.integration
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 SERVICES = (
     "firestore",
@@ -66,7 +73,34 @@ def test_up_right_after_a_sigkill_brings_the_service_back_healthy(
     assert seconds < BACK_WITHIN_SECONDS
 
 
-@contextmanager
+@pytest.mark.parametrize(
+    ("member_started_earlier", "action"),
+    [(False, "stopped"), (True, "stale")],
+    ids=["ended", "spared"],
+)
+def test_down_ends_a_dead_process_group_only_if_none_started_before_the_recorded_one(
+    tmp_path: Path, member_started_earlier: bool, action: str
+) -> None:
+    """A group whose leader died, left with one member; the PID file names another program."""
+    ports = {name: str(port + 4000) for name, port in LOCAL_PORTS.items()}
+    settings = load_settings({"PIPELINE_MODE": "local", **ports})
+    stack = LocalStack(settings, root=REPO_ROOT, state_dir=tmp_path)
+    leader = subprocess.Popen(["sh", "-c", "sleep 60 & wait"], start_new_session=True)
+    try:
+        member = _wait_for_member(leader.pid)
+        ticks = _start_ticks(member) + 1 if member_started_earlier else _start_ticks(leader.pid)
+        leader.kill()
+        leader.wait()
+        stack.state.write("firestore", ProcessRecord(leader.pid, ticks, program="java"))
+
+        assert stack.down()["firestore"] == action
+        assert _live_members(leader.pid) == ([member] if member_started_earlier else [])
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(leader.pid, signal.SIGKILL)
+
+
+@contextlib.contextmanager
 def _request_in_flight(spec: ServiceSpec) -> Iterator[None]:
     """Half a request sent to the service and held open, as a crash under load would find it.
 
@@ -97,3 +131,18 @@ def _live_members(pgid: int) -> list[int]:
     ).stdout
     rows = (line.split() for line in output.splitlines())
     return [int(pid) for pid, group, state in rows if int(group) == pgid and state[0] != "Z"]
+
+
+def _wait_for_member(pgid: int) -> int:
+    """The first process of group `pgid` other than its leader, once it runs."""
+    deadline = time.monotonic() + 5
+    while not (members := [pid for pid in _live_members(pgid) if pid != pgid]):
+        assert time.monotonic() < deadline, f"group {pgid} got no member"
+        time.sleep(0.01)
+    return members[0]
+
+
+def _start_ticks(pid: int) -> int:
+    """The kernel start time of `pid` in clock ticks since boot (field 22 of its stat)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat[stat.rindex(")") + 2 :].split()[19])
