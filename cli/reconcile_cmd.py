@@ -20,7 +20,12 @@ from cli.exits import UsageError
 from cli.external_sort import DEFAULT_RUN_SIZE, sorted_stream
 from cli.progress import Progress
 from cli.publishing import BatchPublisher, Throttle, parse_rate
-from cli.reconcile import (
+from cli.timeparse import check_window
+from shared.errors import TransientError
+from shared.model import SessionKey
+from shared.ports import RawDuplicates
+from shared.pseudonym import Pseudonymizer
+from shared.reconcile import (
     INCONSISTENT,
     REPAIRABLE,
     BigQueryEntry,
@@ -32,11 +37,6 @@ from cli.reconcile import (
     compare,
     firestore_entry,
 )
-from cli.timeparse import check_window
-from shared.errors import TransientError
-from shared.model import SessionKey
-from shared.ports import RawDuplicates
-from shared.pseudonym import Pseudonymizer
 from shared.settings import load_settings
 
 DEFAULT_GRACE_SECONDS = 120.0
@@ -46,7 +46,8 @@ LABELS = {
     Finding.MISSING: "missing from BigQuery",
     Finding.STALE: "stale in BigQuery",
     Finding.UNEXPECTED: "unexpected in BigQuery",
-    Finding.INVALID: "invalid documents (no row due)",
+    Finding.INVALID: "invalid, recorded (no row due)",
+    Finding.UNRECORDED: "invalid, never recorded",
     Finding.IN_FLIGHT: "in flight (not counted)",
 }
 

@@ -63,13 +63,21 @@ def parse_task(body: bytes, headers: Mapping[str, str], table: str) -> TaskAttem
     origin = payload.get("origin", "trigger")
     if origin not in ORIGINS:
         raise BadTask(f"'origin' must be one of {', '.join(ORIGINS)}")
+    generation = payload.get("generation", 1)
+    if type(generation) is not int or generation < 1:
+        raise BadTask("'generation' must be a positive integer")
     try:
         validate_ids(fields["user_id"], fields["session_id"], fields["event_id"])
     except PermanentError as error:
         raise BadTask(str(error)) from None
     retry_count = _header_count(headers, "X-CloudTasks-TaskRetryCount")
     task = RetryTask(
-        fields["user_id"], fields["session_id"], fields["event_id"], table, cast(Origin, origin)
+        fields["user_id"],
+        fields["session_id"],
+        fields["event_id"],
+        table,
+        cast(Origin, origin),
+        generation,
     )
     return TaskAttempt(task, retry_count)
 

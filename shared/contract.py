@@ -14,8 +14,8 @@ from shared.errors import PermanentError
 SCHEMA_VERSION = "1"
 MAX_MESSAGE_BYTES = 8 * 1024
 MAX_ID_BYTES = 1500  # Firestore's limit for a document id
-ORIGINS = ("trigger", "replay", "backfill")
-Origin = Literal["trigger", "replay", "backfill"]
+ORIGINS = ("trigger", "replay", "backfill", "redrive")
+Origin = Literal["trigger", "replay", "backfill", "redrive"]
 _RESERVED_ID = re.compile(r"^__.*__$")
 
 

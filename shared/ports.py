@@ -13,32 +13,32 @@ from typing import Any, NamedTuple, Protocol
 from shared.contract import SessionCompleted
 from shared.errors import PipelineError
 from shared.model import (
+    Enqueued,
     FailureRecord,
     FailureStatus,
+    RecordChange,
     RetryTask,
     SessionKey,
     SessionSnapshot,
-    StatusUpdate,
+    StatusWrite,
+    WriteResult,
 )
 
 
 class SessionStore(Protocol):
     """Reads session documents and writes their sync status fields."""
 
-    def get(self, key: SessionKey) -> SessionSnapshot | None:
-        """One session, or None when it does not exist."""
-        ...
-
     def get_many(self, keys: Sequence[SessionKey]) -> dict[SessionKey, SessionSnapshot | None]:
         """Several sessions in one round trip; absent ones map to None."""
         ...
 
-    def update_status(self, key: SessionKey, update: StatusUpdate) -> None:
-        """Write the sync fields of one existing session. Idempotent."""
-        ...
+    def write_statuses(self, writes: Sequence[StatusWrite]) -> dict[SessionKey, WriteResult]:
+        """Apply each write only if its session is still at the expected version.
 
-    def update_statuses(self, updates: Sequence[tuple[SessionKey, StatusUpdate]]) -> None:
-        """Write the sync fields of several sessions in batched commits. Idempotent."""
+        A stale writer (the session changed since it was read, or was deleted)
+        is a no-op, never an overwrite; a write Firestore refuses for good is
+        reported, not raised. At most one write per key.
+        """
         ...
 
     def completed_sessions(
@@ -58,32 +58,51 @@ class SessionStore(Protocol):
 
 
 class FailureStore(Protocol):
-    """The `bigquerySyncFailures` dead-letter records."""
+    """The `bigquerySyncFailures` records, one per failure episode, and the redrive's state."""
 
-    def open(self, record: FailureRecord) -> FailureRecord:
-        """Create the record of an episode, or return the existing one (same id)."""
+    def create(self, record: FailureRecord) -> FailureRecord:
+        """Create the record of an episode, or return the one that has its id (as stored)."""
         ...
 
     def get(self, record_id: str) -> FailureRecord | None: ...
 
-    def record_retry(self, record_id: str, *, retry_count: int, reason: str) -> None:
-        """Note another failed retry of a pending episode."""
+    def get_many(self, record_ids: Sequence[str]) -> dict[str, FailureRecord]:
+        """The records that exist among these ids, in one round trip."""
         ...
 
-    def close(
-        self,
-        record_id: str,
-        status: FailureStatus,
-        *,
-        reason: str | None = None,
-        retry_count: int | None = None,
-    ) -> None:
-        """Set the final status of an episode (resolved, abandoned or invalid)."""
+    def update(
+        self, record_id: str, change: RecordChange, *, expected: datetime | None
+    ) -> datetime | None:
+        """Apply `change` only if the record is still at version `expected`.
+
+        Returns the commit time (the record's new version), or None when the
+        record changed meanwhile: a stale writer is a no-op.
+        """
         ...
 
-    def resolve_open(self, keys: Sequence[SessionKey]) -> int:
-        """Resolve every pending or abandoned record of these sessions; return how many."""
+    def update_many(
+        self, changes: Sequence[tuple[str, RecordChange, datetime | None]]
+    ) -> dict[str, datetime | None]:
+        """`update` for several records (record id, change, expected version), batched."""
         ...
+
+    def open_records(self, keys: Sequence[SessionKey]) -> list[FailureRecord]:
+        """The pending and abandoned records of these sessions."""
+        ...
+
+    def due(self, *, now: datetime, stuck_before: datetime, limit: int) -> Iterator[FailureRecord]:
+        """Episodes the redrive should act on, oldest first, at most `limit`.
+
+        Abandoned ones whose `next_redrive_at` has come, then pending ones not
+        updated since `stuck_before` (their task is gone).
+        """
+        ...
+
+    def redrive_state(self) -> RedriveState:
+        """How the last redrive rounds went (a fresh state before the first)."""
+        ...
+
+    def save_redrive_state(self, state: RedriveState) -> None: ...
 
     def list(
         self, *, status: FailureStatus | None = None, since: datetime | None = None
@@ -104,9 +123,10 @@ class RowSink(Protocol):
     """Streams rows into the BigQuery `sessions` table."""
 
     def insert(self, rows: Mapping[str, dict[str, Any]]) -> dict[str, PipelineError]:
-        """Insert rows keyed by insert id; return the errors of rows that failed.
+        """Insert rows keyed by insert id; return the error of every row not inserted.
 
-        A whole-request failure raises; per-row errors come back classified.
+        Never raises: a request that failed as a whole gives each of its rows
+        a `TransientError`; only an error caused by the row itself is permanent.
         """
         ...
 
@@ -114,9 +134,17 @@ class RowSink(Protocol):
 class RetryQueue(Protocol):
     """The Cloud Tasks queue whose target is the retry worker."""
 
-    def enqueue(self, task: RetryTask) -> None:
-        """Create the named task; an existing task of that name counts as success."""
+    def enqueue(self, task: RetryTask) -> Enqueued:
+        """Create the named task; say whether it was created, is live already, or is tombstoned."""
         ...
+
+
+class RedriveState(NamedTuple):
+    """The redrive's memory between rounds: failed rounds in a row and when to try again."""
+
+    failed_rounds: int = 0
+    next_round_at: datetime | None = None
+    last_error: str = ""
 
 
 class RawDuplicates(NamedTuple):

@@ -18,6 +18,9 @@ Mode = Literal["local", "cloud"]
 
 LOCAL_PROJECT = "session-sync-local"
 LOCAL_SALT = "local-development-salt-never-use-in-cloud-0123456789"
+# The local stack compresses time: Cloud Tasks' retry schedule and the redrive's run
+# 100 times faster, so the whole retry budget passes in about 5 s.
+LOCAL_TIME_SCALE = 0.01
 MIN_SALT_BYTES = 32
 
 # Default local ports: one contiguous block, each overridable by its setting.
@@ -51,6 +54,10 @@ ENV_NAMES: tuple[str, ...] = (
     "RETRY_WORKER_URL",
     "TASKS_SERVICE_ACCOUNT",
     "SYNC_MAX_RETRIES",
+    "TASKS_DISPATCH_DEADLINE_SECONDS",
+    "REDRIVE_RETENTION_HOURS",
+    "RECONCILE_WINDOW_HOURS",
+    "LOCAL_TIME_SCALE",
     "PUSH_AUDIENCE",
     "PUSH_SERVICE_ACCOUNT",
     "TASKS_AUDIENCE",
@@ -92,6 +99,10 @@ class Settings:
     retry_worker_url: str
     tasks_service_account: str
     max_retries: int
+    dispatch_deadline_seconds: int
+    redrive_retention_hours: float
+    reconcile_window_hours: float
+    time_scale: float
     push_audience: str
     push_service_account: str
     tasks_audience: str
@@ -173,6 +184,11 @@ def load_settings(
     auth_disabled = reader.flag("AUTH_DISABLED", False)
     if auth_disabled and not local:
         raise ConfigError("AUTH_DISABLED", "may only be set with PIPELINE_MODE=local")
+    time_scale = reader.number(
+        "LOCAL_TIME_SCALE", LOCAL_TIME_SCALE if local else 1.0, low=1e-6, high=1
+    )
+    if time_scale != 1 and not local:
+        raise ConfigError("LOCAL_TIME_SCALE", "may only be set with PIPELINE_MODE=local")
     settings = Settings(
         mode=mode,
         project=project,
@@ -191,6 +207,16 @@ def load_settings(
         retry_worker_url=retry_worker_url,
         tasks_service_account=reader.text("TASKS_SERVICE_ACCOUNT", ""),
         max_retries=int(reader.number("SYNC_MAX_RETRIES", 10, low=0, high=100, integer=True)),
+        # Cloud Tasks accepts 15 s .. 30 min for HTTP targets; terraform passes the retry
+        # worker's timeout, so a task is never cut off before the worker would answer.
+        dispatch_deadline_seconds=int(
+            reader.number("TASKS_DISPATCH_DEADLINE_SECONDS", 120, low=15, high=1800, integer=True)
+        ),
+        # Pub/Sub keeps messages at most 7 days: after that an episode cannot be redriven
+        # from a seek either, so it becomes final.
+        redrive_retention_hours=reader.number("REDRIVE_RETENTION_HOURS", 168, low=1, high=168),
+        reconcile_window_hours=reader.number("RECONCILE_WINDOW_HOURS", 72, low=1, high=24 * 90),
+        time_scale=time_scale,
         push_audience=reader.text("PUSH_AUDIENCE", ""),
         push_service_account=reader.text("PUSH_SERVICE_ACCOUNT", ""),
         tasks_audience=reader.text("TASKS_AUDIENCE", retry_worker_url),

@@ -24,6 +24,7 @@ def build_worker_ports(settings: Settings) -> WorkerPorts:
         target_url=settings.retry_worker_url,
         service_account=settings.tasks_service_account,
         audience=settings.tasks_audience,
+        dispatch_deadline_seconds=settings.dispatch_deadline_seconds,
     )
     return WorkerPorts(sync=build_sync_ports(settings), queue=queue)
 

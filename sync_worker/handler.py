@@ -10,19 +10,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from shared.contract import SessionCompleted, decode
+from shared.episodes import Mark
 from shared.errors import PermanentError, TransientError
 from shared.logging import get_logger
-from shared.model import (
-    FailureRecord,
-    FailureStatus,
-    RetryTask,
-    SessionKey,
-    StatusUpdate,
-    SyncStatus,
-    episode_id,
-)
+from shared.model import FailureRecord, FailureStatus, episode_id
 from shared.ports import RetryQueue
-from shared.sync import Outcome, SyncPorts, failure_record, sync_sessions
+from shared.sync import Outcome, SyncPorts, Verdict, sync_sessions
 
 log = get_logger("sync_worker")
 
@@ -51,12 +44,13 @@ class WorkerPorts:
 
 
 def handle_deliveries(deliveries: Sequence[Delivery], ports: WorkerPorts) -> list[Handled]:
-    """Sync a batch; acknowledge only what is inserted and recorded, or safely deferred.
+    """Sync a batch; acknowledge only what is inserted and recorded, or has a live way forward.
 
     Undecodable messages and invalid sessions are recorded `invalid` and
-    acknowledged. A transient failure is acknowledged once its failure record
-    is opened and its retry task enqueued; if either fails, it is not
-    acknowledged, so Pub/Sub redelivers it.
+    acknowledged. A transient failure is acknowledged once its episode is
+    recorded and a live retry task scheduled (a redriven one once its
+    failure is noted: the next redrive round is its way forward); if that
+    fails, it is not acknowledged, so Pub/Sub redelivers it.
     """
     handled: list[Handled | None] = [None] * len(deliveries)
     decoded: list[tuple[int, SessionCompleted]] = []
@@ -67,41 +61,38 @@ def handle_deliveries(deliveries: Sequence[Delivery], ports: WorkerPorts) -> lis
             handled[index] = _record_undecodable(delivery, error, ports)
     messages = [message for _, message in decoded]
     try:
-        results = sync_sessions(messages, ports.sync)
+        verdicts = sync_sessions(messages, ports.sync)
     except TransientError as error:
         log.error("outcome_not_recorded", error=str(error), count=len(messages))
         for index, _ in decoded:
             handled[index] = Handled(False, "outcome_not_recorded")
     else:
-        for (index, message), result in zip(decoded, results, strict=True):
-            if result.outcome is Outcome.FAILED:
-                handled[index] = _defer(message, result.error or "transient failure", ports)
+        for (index, _), verdict in zip(decoded, verdicts, strict=True):
+            if verdict.outcome is Outcome.FAILED:
+                handled[index] = _defer(verdict, ports)
             else:
-                handled[index] = Handled(True, result.outcome.value)
+                handled[index] = Handled(True, verdict.outcome.value)
     return [item for item in handled if item is not None]
 
 
-def _defer(message: SessionCompleted, reason: str, ports: WorkerPorts) -> Handled:
-    """Open the failure record, mark the session `failed`, then enqueue the retry task.
-
-    In this order, the retry worker (which may run at once) always finds the
-    record and the status it is about to resolve.
-    """
-    key = SessionKey(message.user_id, message.session_id)
-    task = RetryTask(
-        message.user_id, message.session_id, message.event_id, ports.sync.table, message.origin
-    )
+def _defer(verdict: Verdict, ports: WorkerPorts) -> Handled:
+    """Hand a transient failure to its episode: a retry task, or the next redrive round."""
+    message = verdict.message
+    reason = verdict.error or "transient failure"
+    episodes = ports.sync.episodes
     try:
-        ports.sync.failures.open(
-            failure_record(message, reason, ports.sync.table, FailureStatus.PENDING)
-        )
-        ports.sync.sessions.update_status(
-            key, StatusUpdate(SyncStatus.FAILED, error=reason, retry_count=0)
-        )
-        ports.queue.enqueue(task)
-    except TransientError as error:
+        if message.origin == "redrive":
+            record = ports.sync.failures.get(episode_id(message.event_id))
+            if record is not None:
+                episodes.redrive_failed(record, reason)
+            log.warning("redrive_failed", event_id=message.event_id, reason=reason)
+            return Handled(True, "redrive_failed")
+        mark = episodes.defer(message, reason, ports.queue, snapshot=verdict.snapshot)
+    except (TransientError, PermanentError) as error:
         log.error("retry_not_enqueued", event_id=message.event_id, error=str(error))
         return Handled(False, "retry_not_enqueued")
+    if mark is not Mark.MARKED:
+        return Handled(True, Outcome.COVERED.value)
     log.warning(
         "retry_enqueued", event_id=message.event_id, session_id=message.session_id, reason=reason
     )
@@ -119,8 +110,8 @@ def _record_undecodable(delivery: Delivery, error: PermanentError, ports: Worker
         table=ports.sync.table,
     )
     try:
-        ports.sync.failures.open(record)
-    except TransientError as failure:
+        ports.sync.failures.create(record)
+    except (TransientError, PermanentError) as failure:
         log.error("invalid_not_recorded", message_id=delivery.message_id, error=str(failure))
         return Handled(False, "invalid_not_recorded")
     log.warning("message_undecodable", message_id=delivery.message_id, error=str(error))

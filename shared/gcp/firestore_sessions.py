@@ -13,11 +13,20 @@ from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
 from shared.gcp.errors import briefly_retried, translated
-from shared.logging import get_logger
-from shared.model import COMPLETED, SessionKey, SessionSnapshot, StatusUpdate, SyncStatus
+from shared.model import (
+    COMPLETED,
+    SessionKey,
+    SessionSnapshot,
+    StatusUpdate,
+    StatusWrite,
+    SyncStatus,
+    WriteResult,
+)
 
 MAX_BATCH_WRITES = 500  # Firestore's limit per commit
-log = get_logger("firestore_sessions")
+# A commit fails as a whole when one write is stale (precondition), gone, or refused.
+_REFUSED = (gexc.InvalidArgument, gexc.BadRequest)
+_NOT_APPLIED = (gexc.FailedPrecondition, gexc.NotFound, *_REFUSED)
 
 
 class FirestoreSessionStore:
@@ -26,12 +35,6 @@ class FirestoreSessionStore:
     def __init__(self, client: firestore.Client, *, timeout: float = 10.0) -> None:
         self._client = client
         self._timeout = timeout
-
-    @briefly_retried
-    def get(self, key: SessionKey) -> SessionSnapshot | None:
-        with translated("read session"):
-            document = self._client.document(key.path).get(retry=None, timeout=self._timeout)
-        return _snapshot(key, document) if document.exists else None
 
     @briefly_retried
     def get_many(self, keys: Sequence[SessionKey]) -> dict[SessionKey, SessionSnapshot | None]:
@@ -48,33 +51,50 @@ class FirestoreSessionStore:
                     found[key] = _snapshot(key, document)
         return found
 
-    @briefly_retried
-    def update_status(self, key: SessionKey, update: StatusUpdate) -> None:
-        """Write the sync fields; a session deleted meanwhile is left alone."""
-        with translated("update session status"):
-            try:
-                self._client.document(key.path).update(
-                    status_fields(update), retry=None, timeout=self._timeout
-                )
-            except gexc.NotFound:
-                log.warning("status_skipped_session_deleted", session_id=key.session_id)
+    def write_statuses(self, writes: Sequence[StatusWrite]) -> dict[SessionKey, WriteResult]:
+        """Batched commits of up to 500 writes, each preconditioned on the version read.
 
-    def update_statuses(self, updates: Sequence[tuple[SessionKey, StatusUpdate]]) -> None:
-        """Batched commits of up to 500 writes; on a deleted session, falls back per document."""
-        for start in range(0, len(updates), MAX_BATCH_WRITES):
-            self._commit(updates[start : start + MAX_BATCH_WRITES])
+        One stale write fails its whole commit; that batch is then written
+        document by document, so only the stale ones are skipped.
+        """
+        results: dict[SessionKey, WriteResult] = {}
+        for start in range(0, len(writes), MAX_BATCH_WRITES):
+            results.update(self._commit(writes[start : start + MAX_BATCH_WRITES]))
+        return results
 
     @briefly_retried
-    def _commit(self, updates: Sequence[tuple[SessionKey, StatusUpdate]]) -> None:
+    def _commit(self, writes: Sequence[StatusWrite]) -> dict[SessionKey, WriteResult]:
         batch = self._client.batch()
-        for key, update in updates:
-            batch.update(self._client.document(key.path), status_fields(update))
+        for write in writes:
+            batch.update(*self._conditional(write))
         with translated("update session statuses"):
             try:
-                batch.commit(retry=None, timeout=self._timeout)
-            except gexc.NotFound:
-                for key, update in updates:
-                    self.update_status(key, update)
+                committed = batch.commit(retry=None, timeout=self._timeout)
+            except _NOT_APPLIED:
+                return {write.key: self._write_one(write) for write in writes}
+        return {
+            write.key: WriteResult(committed_at=result.update_time)
+            for write, result in zip(writes, committed, strict=True)
+        }
+
+    def _write_one(self, write: StatusWrite) -> WriteResult:
+        reference, fields, option = self._conditional(write)
+        with translated("update session status"):
+            try:
+                result = reference.update(fields, option=option, retry=None, timeout=self._timeout)
+            except (gexc.FailedPrecondition, gexc.NotFound):
+                return WriteResult()
+            except _REFUSED as error:
+                return WriteResult(rejected=f"{type(error).__name__}: {error}")
+        return WriteResult(committed_at=result.update_time)
+
+    def _conditional(self, write: StatusWrite) -> tuple[Any, dict[str, Any], Any]:
+        option = (
+            self._client.write_option(last_update_time=write.expected)
+            if write.expected is not None
+            else None
+        )
+        return self._client.document(write.key.path), status_fields(write.update), option
 
     def completed_sessions(
         self,
@@ -134,6 +154,7 @@ def status_fields(update: StatusUpdate) -> dict[str, Any]:
     if update.status is SyncStatus.SYNCED:
         fields["bigquerySyncedAt"] = firestore.SERVER_TIMESTAMP
         fields["bigquerySyncEventId"] = update.event_id
+        fields["bigquerySyncFingerprint"] = update.fingerprint
         fields["bigquerySyncError"] = None
     elif update.error is not None:
         fields["bigquerySyncError"] = update.error[:1500]

@@ -6,6 +6,7 @@ from shared.gcp.bigquery_sink import BigQueryRowSink
 from shared.gcp.clients import bigquery_client, firestore_client
 from shared.gcp.firestore_failures import FirestoreFailureStore
 from shared.gcp.firestore_sessions import FirestoreSessionStore
+from shared.healing_policy import healing_policy
 from shared.pseudonym import Pseudonymizer
 from shared.settings import Settings
 from shared.sync import SyncPorts
@@ -27,4 +28,9 @@ def build_sync_ports(settings: Settings) -> SyncPorts:
         ),
         pseudonymizer=pseudonymizer,
         table=settings.bq_table,
+        policy=healing_policy(
+            retention_hours=settings.redrive_retention_hours,
+            reconcile_window_hours=settings.reconcile_window_hours,
+            time_scale=settings.time_scale,
+        ),
     )

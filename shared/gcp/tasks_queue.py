@@ -8,13 +8,18 @@ from typing import Any
 from google.api_core import exceptions as gexc
 
 from shared.gcp.errors import briefly_retried, translated
-from shared.model import RetryTask
+from shared.model import Enqueued, RetryTask
 
-DISPATCH_DEADLINE_SECONDS = 120
+DEFAULT_DISPATCH_DEADLINE_SECONDS = 120
 
 
 class CloudTasksRetryQueue:
-    """Creates one task per failure episode; the task name dedupes redeliveries."""
+    """Creates one task per attempt series; the task name dedupes redeliveries.
+
+    Cloud Tasks keeps a task's name taken for a while after the task ended
+    (ALREADY_EXISTS with no task behind it): `enqueue` tells that apart from
+    a live task, so the caller can start a new series under a new name.
+    """
 
     def __init__(
         self,
@@ -24,6 +29,7 @@ class CloudTasksRetryQueue:
         target_url: str,
         service_account: str = "",
         audience: str = "",
+        dispatch_deadline_seconds: int = DEFAULT_DISPATCH_DEADLINE_SECONDS,
         timeout: float = 10.0,
     ) -> None:
         self._client = client
@@ -31,6 +37,7 @@ class CloudTasksRetryQueue:
         self._target_url = target_url
         self._service_account = service_account
         self._audience = audience or target_url
+        self._dispatch_deadline = dispatch_deadline_seconds
         self._timeout = timeout
 
     def task_request(self, task: RetryTask) -> dict[str, Any]:
@@ -47,14 +54,14 @@ class CloudTasksRetryQueue:
                 "audience": self._audience,
             }
         return {
-            "name": f"{self._queue_path}/tasks/{task.name}",
+            "name": self._task_path(task),
             "http_request": http_request,
-            "dispatch_deadline": {"seconds": DISPATCH_DEADLINE_SECONDS},
+            "dispatch_deadline": {"seconds": self._dispatch_deadline},
         }
 
     @briefly_retried
-    def enqueue(self, task: RetryTask) -> None:
-        """Create the task; ALREADY_EXISTS (same episode) counts as success. Idempotent."""
+    def enqueue(self, task: RetryTask) -> Enqueued:
+        """Create the task; for a taken name, say whether a live task holds it. Idempotent."""
         with translated("enqueue retry task"):
             try:
                 self._client.create_task(
@@ -64,4 +71,14 @@ class CloudTasksRetryQueue:
                     timeout=self._timeout,
                 )
             except gexc.AlreadyExists:
-                pass
+                try:
+                    self._client.get_task(
+                        name=self._task_path(task), retry=None, timeout=self._timeout
+                    )
+                except gexc.NotFound:
+                    return Enqueued.TOMBSTONED
+                return Enqueued.EXISTS
+        return Enqueued.CREATED
+
+    def _task_path(self, task: RetryTask) -> str:
+        return f"{self._queue_path}/tasks/{task.name}"

@@ -15,7 +15,11 @@ from typing import Any
 import pytest
 
 from cli.external_sort import sorted_stream
-from cli.reconcile import (
+from cli.reconcile_cmd import ReconcileRequest, Report, render
+from shared.model import SessionKey, SessionSnapshot
+from shared.ports import RawDuplicates
+from shared.pseudonym import Pseudonymizer
+from shared.reconcile import (
     BigQueryEntry,
     Comparison,
     Finding,
@@ -26,10 +30,6 @@ from cli.reconcile import (
     firestore_entry,
     row_fingerprint,
 )
-from cli.reconcile_cmd import ReconcileRequest, Report, render
-from shared.model import SessionKey, SessionSnapshot
-from shared.ports import RawDuplicates
-from shared.pseudonym import Pseudonymizer
 from shared.rows import session_row
 from shared.schema import columns
 from tests.unit.documents import SALT, full_document
@@ -145,10 +145,12 @@ def test_merge_classifies_every_session() -> None:
         fs("a"),
         fs("b", "new"),
         fs("c"),
-        fs("e", None),
-        fs("f", None),
+        fs("e", None, status="invalid"),
+        fs("f", None, status="invalid"),
+        fs("g", None),
+        fs("h", None, status=None),
     ]
-    right = [bq("a"), bq("b", "old"), bq("d"), bq("f")]
+    right = [bq("a"), bq("b", "old"), bq("d"), bq("f"), bq("g")]
 
     assert findings(left, right) == {
         "a": Finding.OK,
@@ -157,6 +159,8 @@ def test_merge_classifies_every_session() -> None:
         "d": Finding.UNEXPECTED,
         "e": Finding.INVALID,
         "f": Finding.INVALID,
+        "g": Finding.UNRECORDED,  # became invalid after its sync, and nothing recorded it
+        "h": Finding.UNRECORDED,  # its completion never reached the pipeline
     }
 
 
@@ -292,7 +296,7 @@ def _report(comparisons: Iterator[Comparison], show: int = 2) -> Report:
 
 
 def test_report_counts_keeps_samples_and_the_repair_list() -> None:
-    left = [fs(n) for n in "abcde"] + [fs("f", "new"), fs("g", None)]
+    left = [fs(n) for n in "abcde"] + [fs("f", "new"), fs("g", None, status="invalid")]
     right = [bq("a"), bq("f", "old"), bq("z")]
     report = _report(compare(left, right, freshness=FRESH))
 
@@ -306,7 +310,12 @@ def test_report_counts_keeps_samples_and_the_repair_list() -> None:
 
 
 def test_report_without_missing_stale_or_unexpected_is_consistent() -> None:
-    left = [fs("a"), fs("b", None), fs("c", status=None, updated=STARTED - 1)]
+    left = [
+        fs("a"),
+        fs("b", None, status="invalid"),
+        fs("c", status=None, updated=STARTED - 1),
+        fs("d", None, status=None, updated=STARTED - 1),
+    ]
     report = _report(compare(left, [bq("a")], freshness=FRESH))
     assert report.consistent
     assert report.repairs == []

@@ -14,9 +14,9 @@ from retry_worker.handler import TaskAttempt, handle_retry
 from retry_worker.task import BadTask, TaskEndpoint, parse_task
 from shared.auth import AllowAll
 from shared.contract import SessionCompleted
+from shared.episodes import failure_record
 from shared.model import FailureStatus, RetryTask, SessionKey, episode_id
 from shared.queue_policy import QueuePolicy
-from shared.sync import failure_record
 from tests.unit.documents import full_document
 from tests.unit.fakes import World
 
@@ -28,7 +28,7 @@ def failed_world() -> World:
     world = World()
     world.sessions.put("u1", "s1", full_document())
     message = SessionCompleted("u1", "s1", "evt-1")
-    world.failures.open(failure_record(message, "outage", "sessions", FailureStatus.PENDING))
+    world.failures.create(failure_record(message, "outage", "sessions"))
     return world
 
 

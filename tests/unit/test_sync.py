@@ -132,6 +132,6 @@ def test_sync_resolves_open_records_of_the_session() -> None:
     completed_session(world)
     world.sessions.documents[SessionKey("u1", "s1")]["bigquerySyncStatus"] = "abandoned"
     old = FailureRecord("old", "u1", "s1", "evt-old", "outage", FailureStatus.ABANDONED)
-    world.failures.records["old"] = old
+    world.failures.create(old)
     sync_sessions([SessionCompleted("u1", "s1", "replay-2", "replay")], world.ports)
     assert world.failures.records["old"].status is FailureStatus.RESOLVED

@@ -11,7 +11,7 @@ import pytest
 
 from shared.auth import AllowAll, OidcVerifier
 from shared.contract import SessionCompleted
-from shared.model import FailureStatus, SessionKey, episode_id
+from shared.model import FailureStatus, RetryTask, SessionKey, episode_id
 from sync_worker.batcher import MicroBatcher
 from sync_worker.envelope import NotAnEnvelope, parse_push_envelope
 from sync_worker.handler import Delivery, Handled, WorkerPorts, handle_deliveries
@@ -70,7 +70,7 @@ def test_transient_failure_is_deferred_then_acked() -> None:
     world.sink.outage.down = True
     _, status, _ = endpoint(ports)(Request(envelope(message)))
     assert status == 200
-    assert list(world.queue.tasks) == [episode_id("evt-1")]
+    assert list(world.queue.tasks) == [RetryTask("u1", "s1", "evt-1", "sessions").name]
     assert world.failures.records[episode_id("evt-1")].status is FailureStatus.PENDING
     document = world.sessions.documents[SessionKey("u1", "s1")]
     assert document["bigquerySyncStatus"] == "failed"

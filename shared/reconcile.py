@@ -9,31 +9,29 @@ Both sides are reduced to one small entry per session, keyed by
   after its last synced version;
 - **unexpected**: a row with no completed session behind it (deleted, or no
   longer completed);
-- **invalid**: a completed session whose document cannot become a row; the
-  pipeline records those in `bigquerySyncFailures`, so no row is due;
+- **invalid**: a completed session whose document cannot become a row, recorded
+  as such by the pipeline (status `invalid` and a record in
+  `bigquerySyncFailures`), so no row is due;
+- **unrecorded**: the same, but nothing recorded it (its completion never
+  reached the pipeline); a replay makes the pipeline record it;
 - **in flight**: a difference explained by work still under way (see `Freshness`).
 
-Only missing, stale and unexpected make the data inconsistent.
+Only missing, stale, unexpected and unrecorded make the data inconsistent.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import astuple, dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from shared.errors import PermanentError
+from shared.fingerprint import document_fingerprint, row_fingerprint
 from shared.model import SessionKey, SessionSnapshot, SyncStatus
 from shared.pseudonym import Pseudonymizer
-from shared.rows import session_row
-from shared.schema import Column, columns
-from shared.timestamps import to_rfc3339
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Sync statuses of a session the pipeline is still working on.
 _UNDER_WAY = frozenset({None, SyncStatus.FAILED.value})
 
@@ -46,11 +44,12 @@ class Finding(StrEnum):
     STALE = "stale"
     UNEXPECTED = "unexpected"
     INVALID = "invalid"
+    UNRECORDED = "unrecorded"
     IN_FLIGHT = "in_flight"
 
 
-INCONSISTENT = (Finding.MISSING, Finding.STALE, Finding.UNEXPECTED)
-REPAIRABLE = (Finding.MISSING, Finding.STALE)
+INCONSISTENT = (Finding.MISSING, Finding.STALE, Finding.UNEXPECTED, Finding.UNRECORDED)
+REPAIRABLE = (Finding.MISSING, Finding.STALE, Finding.UNRECORDED)
 
 
 @dataclass(frozen=True)
@@ -138,38 +137,15 @@ class Freshness:
         return entry.synced is not None and entry.synced >= self.started
 
 
-def row_fingerprint(row: Mapping[str, Any]) -> str:
-    """A digest of a row's content, `synced_at` aside, equal for equal values of any origin.
-
-    Accepts both a row from `session_row` (timestamps as RFC 3339 text) and a
-    row read back from BigQuery (datetimes): every value is normalized by its
-    column type first. Raises `PermanentError` for a value of the wrong shape.
-    """
-    values = [_normal(column, row.get(column.name)) for column in _CONTENT_COLUMNS]
-    text = json.dumps(values, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
-
-
 def firestore_entry(snapshot: SessionSnapshot, pseudonymizer: Pseudonymizer) -> FirestoreEntry:
     """Reduce one completed session document to its entry."""
     key = snapshot.key
-    try:
-        row = session_row(
-            key.user_id,
-            key.session_id,
-            snapshot.data,
-            pseudonymizer=pseudonymizer,
-            synced_at=_EPOCH,
-        )
-        fingerprint: str | None = row_fingerprint(row)
-    except PermanentError:
-        fingerprint = None
     status = snapshot.sync_status
     return FirestoreEntry(
         user_id_hash=pseudonymizer.user_id_hash(key.user_id),
         session_id=key.session_id,
         user_id=key.user_id,
-        fingerprint=fingerprint,
+        fingerprint=document_fingerprint(snapshot, pseudonymizer),
         sync_status=status if isinstance(status, str) else None,
         updated=snapshot.update_time.timestamp() if snapshot.update_time else None,
     )
@@ -215,7 +191,7 @@ def compare(
 
 def _firestore_only(entry: FirestoreEntry, freshness: Freshness) -> Comparison:
     if entry.fingerprint is None:
-        finding = Finding.INVALID
+        finding = _invalid(entry, freshness)
     elif freshness.firestore_in_flight(entry):
         finding = Finding.IN_FLIGHT
     else:
@@ -230,7 +206,7 @@ def _bigquery_only(entry: BigQueryEntry, freshness: Freshness) -> Comparison:
 
 def _both(mine: FirestoreEntry, theirs: BigQueryEntry, freshness: Freshness) -> Comparison:
     if mine.fingerprint is None:
-        finding = Finding.INVALID
+        finding = _invalid(mine, freshness)
     elif mine.fingerprint == theirs.fingerprint:
         finding = Finding.OK
     elif freshness.firestore_in_flight(mine):
@@ -238,6 +214,15 @@ def _both(mine: FirestoreEntry, theirs: BigQueryEntry, freshness: Freshness) -> 
     else:
         finding = Finding.STALE
     return Comparison(finding, mine.user_id_hash, mine.session_id, mine.user_id)
+
+
+def _invalid(entry: FirestoreEntry, freshness: Freshness) -> Finding:
+    """An invalid document is fine once the pipeline recorded it; else it was never seen."""
+    if entry.sync_status == SyncStatus.INVALID.value:
+        return Finding.INVALID
+    if freshness.firestore_in_flight(entry):
+        return Finding.IN_FLIGHT
+    return Finding.UNRECORDED
 
 
 def _ordered(
@@ -252,20 +237,3 @@ def _ordered(
             )
         previous = entry.key
         yield entry
-
-
-def _normal(column: Column, value: Any) -> Any:
-    if column.repeated:
-        return [str(item) for item in value or ()]
-    if value is None:
-        return None
-    if column.type == "TIMESTAMP":
-        return to_rfc3339(value, column.name)
-    if column.type == "FLOAT":
-        return float(value)
-    if column.type == "INTEGER":
-        return int(value)
-    return str(value)
-
-
-_CONTENT_COLUMNS = tuple(column for column in columns() if column.name != "synced_at")
