@@ -17,14 +17,13 @@ from cli.bootstrap import SCAN_PAGE_SIZE, OperatorPorts, build_operator_ports
 from cli.confirm import confirm
 from cli.console import Console
 from cli.exits import UsageError
-from cli.external_sort import DEFAULT_RUN_SIZE, sorted_stream
 from cli.progress import Progress
 from cli.publishing import BatchPublisher, Throttle, parse_rate
 from cli.timeparse import check_window
 from shared.errors import TransientError
+from shared.external_sort import DEFAULT_RUN_SIZE
 from shared.model import SessionKey
 from shared.ports import RawDuplicates
-from shared.pseudonym import Pseudonymizer
 from shared.reconcile import (
     INCONSISTENT,
     REPAIRABLE,
@@ -33,9 +32,9 @@ from shared.reconcile import (
     Finding,
     FirestoreEntry,
     Freshness,
-    bigquery_entry,
+    bigquery_entries,
     compare,
-    firestore_entry,
+    firestore_entries,
 )
 from shared.settings import load_settings
 
@@ -211,11 +210,16 @@ def reconcile(
     window = {"since": request.since, "until": request.until}
     try:
         firestore = report.firestore_side(
-            _firestore_sorted(request, ports, ports.pseudonymizer, progress)
+            firestore_entries(
+                ports.sessions,
+                ports.pseudonymizer,
+                **window,
+                page_size=SCAN_PAGE_SIZE,
+                run_size=request.run_size,
+                on_read=lambda: progress.advance(note="Firestore sessions read"),
+            )
         )
-        bigquery = report.bigquery_side(
-            bigquery_entry(row) for row in ports.rows.latest_rows(**window)
-        )
+        bigquery = report.bigquery_side(bigquery_entries(ports.rows, **window))
         for comparison in compare(firestore, bigquery, freshness=freshness):
             report.add(comparison)
             if request.as_json and comparison.finding is not Finding.OK:
@@ -230,28 +234,6 @@ def reconcile(
     if not request.repair or not report.repairs:
         return exits.OK if report.consistent else exits.FAILED
     return _repair(request, ports, console, report)
-
-
-def _firestore_sorted(
-    request: ReconcileRequest,
-    ports: OperatorPorts,
-    pseudonymizer: Pseudonymizer,
-    progress: Progress,
-) -> Iterator[FirestoreEntry]:
-    def entries() -> Iterator[FirestoreEntry]:
-        for snapshot, _ in ports.sessions.completed_sessions(
-            since=request.since, until=request.until, page_size=SCAN_PAGE_SIZE
-        ):
-            progress.advance(note="Firestore sessions read")
-            yield firestore_entry(snapshot, pseudonymizer)
-
-    return sorted_stream(
-        entries(),
-        key=lambda entry: entry.key,
-        dump=FirestoreEntry.dump,
-        load=FirestoreEntry.load,
-        run_size=request.run_size,
-    )
 
 
 def _repair(

@@ -1,4 +1,4 @@
-"""The Cloud Tasks HTTP endpoint: authenticate, validate the task, run one retry."""
+"""The retry worker's HTTP endpoint: Cloud Tasks' retries, and the scheduled healing jobs."""
 
 from __future__ import annotations
 
@@ -9,12 +9,14 @@ from typing import Any, cast
 from retry_worker.handler import TaskAttempt, TaskReply
 from shared.auth import Verifier
 from shared.contract import ORIGINS, Origin, validate_ids
-from shared.errors import PermanentError
+from shared.errors import PermanentError, TransientError
 from shared.http import Response, json_reply, reject_unauthenticated
 from shared.logging import get_logger
 from shared.model import RetryTask
 
 log = get_logger("retry_worker")
+
+Job = Callable[[], Mapping[str, object]]  # a scheduled job: runs once, returns its report
 
 
 class BadTask(ValueError):
@@ -22,19 +24,28 @@ class BadTask(ValueError):
 
 
 class TaskEndpoint:
-    """`retry_worker_task`: 2xx ends the task, 503 asks Cloud Tasks to retry with backoff."""
+    """`retry_worker_task`: POST / runs a task (2xx ends it, 503 asks Cloud Tasks to retry);
+    POST /<job> runs a scheduled job (`redrive`, `reconcile`) and answers its report."""
 
     def __init__(
-        self, verifier: Verifier, table: str, handle: Callable[[TaskAttempt], TaskReply]
+        self,
+        verifier: Verifier,
+        table: str,
+        handle: Callable[[TaskAttempt], TaskReply],
+        jobs: Mapping[str, Job] | None = None,
     ) -> None:
         self._verifier = verifier
         self._table = table
         self._handle = handle
+        self._jobs = dict(jobs or {})
 
     def __call__(self, request: Any) -> Response:
         rejected = reject_unauthenticated(self._verifier, request, "task_rejected")
         if rejected is not None:
             return rejected
+        path = (getattr(request, "path", "/") or "/").strip("/")
+        if path:
+            return self._run_job(path)
         try:
             attempt = parse_task(request.get_data(), request.headers, self._table)
         except BadTask as error:
@@ -42,6 +53,17 @@ class TaskEndpoint:
             return json_reply(400, error=str(error))
         reply = self._handle(attempt)
         return json_reply(reply.status, outcome=reply.outcome)
+
+    def _run_job(self, name: str) -> Response:
+        job = self._jobs.get(name)
+        if job is None:
+            return json_reply(404, error=f"no job {name!r}; jobs: {', '.join(sorted(self._jobs))}")
+        try:
+            report = job()
+        except TransientError as error:
+            log.error("job_failed", job=name, error=str(error))
+            return json_reply(503, error=str(error))
+        return json.dumps(report), 200, {"Content-Type": "application/json"}
 
 
 def parse_task(body: bytes, headers: Mapping[str, str], table: str) -> TaskAttempt:

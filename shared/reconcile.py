@@ -1,4 +1,7 @@
-"""Compare completed sessions in Firestore with `sessions_latest`: pure functions, no I/O.
+"""Compare completed sessions in Firestore with `sessions_latest`.
+
+The merge (`compare`) is pure; `firestore_entries` and `bigquery_entries` feed
+it from the ports, streaming both sides.
 
 Both sides are reduced to one small entry per session, keyed by
 (user_id_hash, session_id), and merged in key order:
@@ -22,14 +25,16 @@ Only missing, stale, unexpected and unrecorded make the data inconsistent.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import astuple, dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from shared.external_sort import DEFAULT_RUN_SIZE, sorted_stream
 from shared.fingerprint import document_fingerprint, row_fingerprint
 from shared.model import SessionKey, SessionSnapshot, SyncStatus
+from shared.ports import RowReader, SessionStore
 from shared.pseudonym import Pseudonymizer
 
 # Sync statuses of a session the pipeline is still working on.
@@ -98,6 +103,7 @@ class Comparison:
     user_id_hash: str
     session_id: str
     user_id: str | None = None
+    sync_status: str | None = None  # the session's, when Firestore had it
 
     @property
     def session_key(self) -> SessionKey | None:
@@ -196,7 +202,9 @@ def _firestore_only(entry: FirestoreEntry, freshness: Freshness) -> Comparison:
         finding = Finding.IN_FLIGHT
     else:
         finding = Finding.MISSING
-    return Comparison(finding, entry.user_id_hash, entry.session_id, entry.user_id)
+    return Comparison(
+        finding, entry.user_id_hash, entry.session_id, entry.user_id, entry.sync_status
+    )
 
 
 def _bigquery_only(entry: BigQueryEntry, freshness: Freshness) -> Comparison:
@@ -213,7 +221,7 @@ def _both(mine: FirestoreEntry, theirs: BigQueryEntry, freshness: Freshness) -> 
         finding = Finding.IN_FLIGHT
     else:
         finding = Finding.STALE
-    return Comparison(finding, mine.user_id_hash, mine.session_id, mine.user_id)
+    return Comparison(finding, mine.user_id_hash, mine.session_id, mine.user_id, mine.sync_status)
 
 
 def _invalid(entry: FirestoreEntry, freshness: Freshness) -> Finding:
@@ -237,3 +245,43 @@ def _ordered(
             )
         previous = entry.key
         yield entry
+
+
+def firestore_entries(
+    sessions: SessionStore,
+    pseudonymizer: Pseudonymizer,
+    *,
+    since: datetime | None,
+    until: datetime | None,
+    page_size: int,
+    run_size: int = DEFAULT_RUN_SIZE,
+    on_read: Callable[[], None] | None = None,
+) -> Iterator[FirestoreEntry]:
+    """The completed sessions of the window as entries, sorted by key.
+
+    At most `run_size` entries in memory; the rest spills to a private
+    temporary folder. `on_read` is called once per document read (progress).
+    """
+
+    def entries() -> Iterator[FirestoreEntry]:
+        for snapshot, _ in sessions.completed_sessions(
+            since=since, until=until, page_size=page_size
+        ):
+            if on_read is not None:
+                on_read()
+            yield firestore_entry(snapshot, pseudonymizer)
+
+    return sorted_stream(
+        entries(),
+        key=lambda entry: entry.key,
+        dump=FirestoreEntry.dump,
+        load=FirestoreEntry.load,
+        run_size=run_size,
+    )
+
+
+def bigquery_entries(
+    rows: RowReader, *, since: datetime | None, until: datetime | None
+) -> Iterator[BigQueryEntry]:
+    """The newest row of each session of the window as entries, in key order."""
+    return (bigquery_entry(row) for row in rows.latest_rows(since=since, until=until))

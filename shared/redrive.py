@@ -20,24 +20,16 @@ from datetime import datetime
 
 from shared.contract import SessionCompleted
 from shared.episodes import Mark
+from shared.healing import PUBLISH_BATCH, HealingPorts
 from shared.logging import get_logger
 from shared.model import FailureRecord, FailureStatus
-from shared.ports import Publisher, RedriveState
+from shared.ports import RedriveState
 from shared.sync import Outcome, SyncPorts, sync_sessions
 
 log = get_logger("redrive")
 
-PUBLISH_BATCH = 1000
 PROBE_TRIES = 3  # episodes synced in-process until one reaches BigQuery
 NO_TASK_LEFT = "no retry task left (its last attempt could not be recorded)"
-
-
-@dataclass(frozen=True)
-class RedrivePorts:
-    """The sync ports (for the probe and the episodes) plus the main topic."""
-
-    sync: SyncPorts
-    publisher: Publisher
 
 
 @dataclass
@@ -63,7 +55,7 @@ class RedriveReport:
         }
 
 
-def redrive(ports: RedrivePorts, *, force: bool = False, limit: int | None = None) -> RedriveReport:
+def redrive(ports: HealingPorts, *, force: bool = False, limit: int | None = None) -> RedriveReport:
     """Run one round; `force` ignores the spacing after failed rounds. Idempotent per episode.
 
     Raises `TransientError` when Firestore or Pub/Sub fails (the next round retries).

@@ -8,8 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cli.local.net import HOST
+from cli.local.scheduler import CONTROL_PATH as SCHEDULER_PATH
 from cli.local.toolchain import Toolchain
 from cli.local.venvs import BIGQUERY_EMULATOR, TASKS_EMULATOR, ToolVenv
+from shared.healing_policy import HealingPolicy
 from shared.settings import Settings
 
 _HERE = Path(__file__).resolve().parent
@@ -109,11 +111,10 @@ def emulator_services(
                 str(_HERE / "tasks_launcher.py"),
                 "start",
                 f"--port={tasks}",
-                # It ignores the queue's retry config; this caps dispatches at 1 + max_retries,
-                # one more than the retry worker ever needs (it ends the task at max_retries).
-                f"--max-retries={settings.max_retries}",
             ),
             ports={"grpc": tasks},
+            # The launcher's dispatcher keeps the queue's schedule, compressed by this scale.
+            env={"LOCAL_TIME_SCALE": repr(settings.time_scale)},
             venv=TASKS_EMULATOR,
         ),
     )
@@ -169,6 +170,7 @@ def pipeline_services(settings: Settings) -> tuple[ServiceSpec, ...]:
                 "FUNCTION_TARGET": target,
                 "GOOGLE_CLOUD_PROJECT": settings.project,
                 "BIGQUERY_EMULATOR_HOST": f"{HOST}:{proxy_port}",
+                "LOCAL_TIME_SCALE": repr(settings.time_scale),
                 "THREADS": SERVER_THREADS,
                 "PYTHONPATH": str(ROOT),
             },
@@ -177,4 +179,36 @@ def pipeline_services(settings: Settings) -> tuple[ServiceSpec, ...]:
         )
         for name, target, port_setting in FUNCTIONS
     )
-    return (proxy, *servers)
+    return (proxy, *servers, scheduler_service(settings))
+
+
+# Cloud Scheduler's jobs in terraform call these paths of the retry worker; locally their
+# intervals are compressed like every other duration, but never below these floors.
+MIN_REDRIVE_SECONDS = 0.5
+MIN_RECONCILE_SECONDS = 10.0
+
+
+def scheduler_service(settings: Settings) -> ServiceSpec:
+    """The local Cloud Scheduler: the redrive and reconcile jobs against the retry worker."""
+    ports = settings.local_ports
+    port = ports["LOCAL_SCHEDULER_PORT"]
+    retry_worker = f"http://{HOST}:{ports['LOCAL_RETRY_WORKER_PORT']}"
+    policy = HealingPolicy(time_scale=settings.time_scale)
+    redrive = max(policy.scaled(policy.redrive_every_seconds).total_seconds(), MIN_REDRIVE_SECONDS)
+    reconcile = max(
+        policy.scaled(policy.reconcile_every_seconds).total_seconds(), MIN_RECONCILE_SECONDS
+    )
+    return ServiceSpec(
+        name="scheduler",
+        command=(
+            sys.executable,
+            "-m",
+            "cli.local.scheduler",
+            f"--port={port}",
+            *("--job", "redrive", f"{retry_worker}/redrive", f"{redrive:g}"),
+            *("--job", "reconcile", f"{retry_worker}/reconcile", f"{reconcile:g}"),
+        ),
+        ports={"http": port},
+        health_url=f"http://{HOST}:{port}{SCHEDULER_PATH}",
+        after_provisioning=True,
+    )

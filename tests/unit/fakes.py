@@ -15,6 +15,7 @@ from typing import Any
 
 from shared.contract import SessionCompleted
 from shared.errors import PipelineError, TransientError
+from shared.healing import HealingPorts
 from shared.healing_policy import HealingPolicy
 from shared.model import (
     OPEN_FAILURE_STATUSES,
@@ -30,7 +31,7 @@ from shared.model import (
     SyncStatus,
     WriteResult,
 )
-from shared.ports import RedriveState
+from shared.ports import RawDuplicates, RedriveState
 from shared.pseudonym import Pseudonymizer
 from shared.sync import SyncPorts
 from tests.unit.documents import SALT, SYNCED_AT
@@ -287,6 +288,31 @@ class FakeQueue:
         self.ended.add(task.name)
 
 
+class FakeRows:
+    """`sessions_latest` over what a `FakeSink` holds: the newest row of each session."""
+
+    def __init__(self, sink: FakeSink) -> None:
+        self.sink = sink
+
+    def latest_rows(
+        self, *, since: datetime | None = None, until: datetime | None = None
+    ) -> Iterator[dict[str, Any]]:
+        newest: dict[tuple[str, str], dict[str, Any]] = {}
+        for _, row in self.sink.rows:
+            start = datetime.fromisoformat(row["start_time"])
+            if (since and start < since) or (until and start >= until):
+                continue
+            key = (row["user_id_hash"], row["session_id"])
+            if key not in newest or row["synced_at"] >= newest[key]["synced_at"]:
+                newest[key] = row
+        for key in sorted(newest):
+            row = newest[key]
+            yield {**row, "synced_at": datetime.fromisoformat(row["synced_at"])}
+
+    def raw_duplicates(self, **_: Any) -> RawDuplicates:
+        return RawDuplicates(0, 0)
+
+
 class FakePublisher:
     def __init__(self) -> None:
         self.messages: list[SessionCompleted] = []
@@ -324,13 +350,22 @@ class World:
             policy=self.policy,
         )
 
-    def redrive_and_deliver(self) -> None:
-        """One scheduled redrive round, then Pub/Sub delivers what it published."""
-        from shared.redrive import RedrivePorts, redrive
+    @property
+    def healing(self) -> HealingPorts:
+        return HealingPorts(self.ports, self.publisher, FakeRows(self.sink))
+
+    def deliver_published(self, since: int = 0) -> None:
+        """Pub/Sub delivers what was published from message number `since` on."""
         from sync_worker.handler import Delivery, WorkerPorts, handle_deliveries
 
-        before = len(self.publisher.messages)
-        redrive(RedrivePorts(self.ports, self.publisher))
-        published = self.publisher.messages[before:]
-        deliveries = [Delivery(*m.encode(), f"r-{i}") for i, m in enumerate(published)]
+        published = self.publisher.messages[since:]
+        deliveries = [Delivery(*m.encode(), f"p-{since + i}") for i, m in enumerate(published)]
         handle_deliveries(deliveries, WorkerPorts(self.ports, self.queue))
+
+    def redrive_and_deliver(self) -> None:
+        """One scheduled redrive round, then Pub/Sub delivers what it published."""
+        from shared.redrive import redrive
+
+        before = len(self.publisher.messages)
+        redrive(self.healing)
+        self.deliver_published(before)

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from cli.external_sort import sorted_stream
 from cli.reconcile_cmd import ReconcileRequest, Report, render
+from shared.external_sort import sorted_stream
 from shared.model import SessionKey, SessionSnapshot
 from shared.ports import RawDuplicates
 from shared.pseudonym import Pseudonymizer
