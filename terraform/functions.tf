@@ -39,12 +39,6 @@ resource "google_storage_bucket_object" "source" {
   content_type = "application/zip"
 }
 
-resource "google_storage_bucket_iam_member" "builder_reads_source" {
-  bucket = google_storage_bucket.source.name
-  role   = "roles/storage.objectViewer"
-  member = google_service_account.component["builder"].member
-}
-
 resource "google_artifact_registry_repository" "functions" {
   # checkov:skip=CKV_GCP_84:Images hold only the application code and its dependencies, no user data; Google-managed encryption is enough.
   project       = var.project_id
@@ -138,9 +132,7 @@ resource "google_cloudfunctions2_function" "trigger" {
   }
 
   depends_on = [
-    google_storage_bucket_iam_member.builder_reads_source,
-    google_artifact_registry_repository_iam_member.builder_pushes_images,
-    google_project_iam_member.builder_logs,
+    time_sleep.builder_grants_propagate,
     google_project_iam_member.trigger_event_receiver,
     google_pubsub_topic_iam_member.trigger_publishes,
   ]
@@ -197,9 +189,7 @@ resource "google_cloudfunctions2_function" "retry_worker" {
   }
 
   depends_on = [
-    google_storage_bucket_iam_member.builder_reads_source,
-    google_artifact_registry_repository_iam_member.builder_pushes_images,
-    google_project_iam_member.builder_logs,
+    time_sleep.builder_grants_propagate,
     google_secret_manager_secret_iam_member.workers_read_salt,
   ]
 }
@@ -255,9 +245,7 @@ resource "google_cloudfunctions2_function" "sync_worker" {
   }
 
   depends_on = [
-    google_storage_bucket_iam_member.builder_reads_source,
-    google_artifact_registry_repository_iam_member.builder_pushes_images,
-    google_project_iam_member.builder_logs,
+    time_sleep.builder_grants_propagate,
     google_secret_manager_secret_iam_member.workers_read_salt,
     google_cloud_tasks_queue_iam_member.sync_worker_enqueues,
     google_service_account_iam_member.sync_worker_acts_as_tasks_invoker,

@@ -55,6 +55,26 @@ resource "google_project_iam_member" "builder_logs" {
   member  = google_service_account.component["builder"].member
 }
 
+# The Functions API copies the source archive into its own gcf-v2-sources-<number>-<region>
+# bucket, which it creates and this configuration cannot name, and Cloud Build reads it from
+# there as the builder account: only a project-level grant reaches that bucket.
+resource "google_project_iam_member" "builder_reads_sources" {
+  project = var.project_id
+  role    = "roles/storage.objectAdmin"
+  member  = google_service_account.component["builder"].member
+}
+
+# New grants take a while to reach Cloud Build; a build started at once fails on them.
+resource "time_sleep" "builder_grants_propagate" {
+  create_duration = "60s"
+
+  depends_on = [
+    google_project_iam_member.builder_logs,
+    google_project_iam_member.builder_reads_sources,
+    google_artifact_registry_repository_iam_member.builder_pushes_images,
+  ]
+}
+
 # The workers create tasks whose OIDC token is minted for the tasks-invoker account.
 resource "google_service_account_iam_member" "sync_worker_acts_as_tasks_invoker" {
   service_account_id = google_service_account.component["tasks_invoker"].name

@@ -30,8 +30,14 @@ FUNCTIONS = {
 }
 WORKERS = {"sync_worker", "retry_worker"}
 PRIMITIVE_ROLES = {"roles/owner", "roles/editor", "roles/viewer"}
-# Roles granted on the whole project: only where GCP offers no narrower resource.
-PROJECT_ROLES = {"roles/eventarc.eventReceiver", "roles/datastore.user", "roles/logging.logWriter"}
+# Roles granted on the whole project: only where GCP offers no narrower resource
+# (storage.objectAdmin: the builder reads the Functions API's own source bucket).
+PROJECT_ROLES = {
+    "roles/eventarc.eventReceiver",
+    "roles/datastore.user",
+    "roles/logging.logWriter",
+    "roles/storage.objectAdmin",
+}
 PUBLIC_MEMBERS = {"allUsers", "allAuthenticatedUsers"}
 
 
