@@ -81,12 +81,21 @@ resource "google_monitoring_alert_policy" "push_backlog_age" {
   depends_on = [google_project_service.required]
 }
 
-# The retry worker logs `sync_abandoned` (structlog JSON, `message` key) after the last retry.
+# The retry worker's log lines (structlog JSON, `message` key) the operator must hear about.
+# Monitoring needs up to ten minutes to know a new log-based metric, and an alert policy
+# created on it before then fails with 404; so the alerts match these lines themselves and
+# the metrics, on the same filters, only count them for charts.
+locals {
+  retry_worker_log = "resource.type = \"cloud_run_revision\" AND resource.labels.service_name = \"${google_cloudfunctions2_function.retry_worker.name}\""
+
+  sync_abandoned_log_filter = "${local.retry_worker_log} AND jsonPayload.message = \"sync_abandoned\""
+}
+
 resource "google_logging_metric" "sync_abandoned" {
   project     = var.project_id
   name        = "${replace(var.name_prefix, "-", "_")}_sync_abandoned"
   description = "Syncs the retry worker abandoned after the last Cloud Tasks retry."
-  filter      = "resource.type = \"cloud_run_revision\" AND resource.labels.service_name = \"${google_cloudfunctions2_function.retry_worker.name}\" AND jsonPayload.message = \"sync_abandoned\""
+  filter      = local.sync_abandoned_log_filter
 
   metric_descriptor {
     metric_kind  = "DELTA"
@@ -105,15 +114,8 @@ resource "google_monitoring_alert_policy" "sync_abandoned" {
 
   conditions {
     display_name = "Retry worker logged sync_abandoned"
-    condition_threshold {
-      filter          = "resource.type = \"cloud_run_revision\" AND metric.type = \"logging.googleapis.com/user/${google_logging_metric.sync_abandoned.name}\""
-      comparison      = "COMPARISON_GT"
-      threshold_value = 0
-      duration        = "0s"
-      aggregations {
-        alignment_period   = "60s"
-        per_series_aligner = "ALIGN_SUM"
-      }
+    condition_matched_log {
+      filter = local.sync_abandoned_log_filter
     }
   }
 
@@ -121,6 +123,9 @@ resource "google_monitoring_alert_policy" "sync_abandoned" {
 
   alert_strategy {
     auto_close = "86400s"
+    notification_rate_limit {
+      period = "300s"
+    }
   }
 
   documentation {

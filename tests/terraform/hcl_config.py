@@ -163,6 +163,18 @@ class Config:
                 value = self.locals[name]
         return value
 
+    def expand(self, value: Any) -> Any:
+        """`resolve`, then splice string locals into `${local.X}` parts of a template."""
+        value = self.resolve(value)
+        if not isinstance(value, str):
+            return value
+
+        def local_text(match: re.Match[str]) -> str:
+            inner = self.expand(f"${{local.{match.group(1)}}}")
+            return inner if isinstance(inner, str) else match.group(0)
+
+        return re.sub(r"\$\{local\.(\w+)\}", local_text, value)
+
 
 def _strip_markers(value: Any) -> Any:
     if isinstance(value, dict):
