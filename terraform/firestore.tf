@@ -43,8 +43,10 @@ resource "google_firestore_index" "failures_by_status_and_age" {
   depends_on = [google_project_service.required]
 }
 
-# The collection-group equality query on `status` alone needs a single-field index
-# exemption with collection-group scope enabled.
+# The collection-group equality query on `status` alone needs `status` indexed with
+# collection-group scope. A field override replaces every automatic single-field index of
+# the field, so it repeats the collection-scope ones (ascending, descending, array-contains)
+# that other queries of the app rely on.
 resource "google_firestore_field" "sessions_status" {
   project    = var.project_id
   database   = "(default)"
@@ -59,6 +61,14 @@ resource "google_firestore_field" "sessions_status" {
     indexes {
       order       = "ASCENDING"
       query_scope = "COLLECTION"
+    }
+    indexes {
+      order       = "DESCENDING"
+      query_scope = "COLLECTION"
+    }
+    indexes {
+      array_config = "CONTAINS"
+      query_scope  = "COLLECTION"
     }
   }
 

@@ -1,0 +1,42 @@
+"""Firestore indexes: what the pipeline's queries need, without taking away what others use."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.terraform.hcl_config import Config, blocks, single_block, terraform_config
+
+# Firestore's automatic single-field indexes at collection scope. A field override replaces
+# them, so it must list them again or every other query on the field loses them.
+INHERITED = {
+    ("COLLECTION", "ASCENDING", None),
+    ("COLLECTION", "DESCENDING", None),
+    ("COLLECTION", None, "CONTAINS"),
+}
+
+
+@pytest.fixture(scope="module")
+def config() -> Config:
+    return terraform_config()
+
+
+def configured_indexes(field: dict[str, object]) -> set[tuple[str, str | None, str | None]]:
+    index_config = single_block(field, "index_config")  # type: ignore[arg-type]
+    return {
+        (index.get("query_scope", "COLLECTION"), index.get("order"), index.get("array_config"))
+        for index in blocks(index_config, "indexes")
+    }
+
+
+def test_status_is_indexed_for_the_collection_group_query(config: Config) -> None:
+    field = config.resource("google_firestore_field", "sessions_status")
+    assert (field["collection"], field["field"]) == ("sessions", "status")
+    assert ("COLLECTION_GROUP", "ASCENDING", None) in configured_indexes(field)
+
+
+def test_every_field_override_keeps_the_inherited_indexes(config: Config) -> None:
+    fields = config.of_type("google_firestore_field")
+    assert fields, "the status override is expected here"
+    for name, field in fields.items():
+        missing = INHERITED - configured_indexes(field)
+        assert not missing, f"{name} would take {sorted(missing, key=str)} away from other queries"
