@@ -65,12 +65,14 @@ resource "google_bigquery_table" "sessions_latest" {
   deletion_protection = true
 }
 
-# Both workers insert rows; nothing else in the dataset is theirs to touch.
-resource "google_bigquery_dataset_iam_member" "workers_insert_rows" {
+# Both workers insert rows into the sessions table; the view and anything else in the
+# dataset are not theirs to touch.
+resource "google_bigquery_table_iam_member" "workers_insert_rows" {
   for_each = toset(["sync_worker", "retry_worker"])
 
   project    = var.project_id
-  dataset_id = google_bigquery_dataset.analytics.dataset_id
+  dataset_id = google_bigquery_table.sessions.dataset_id
+  table_id   = google_bigquery_table.sessions.table_id
   role       = "roles/bigquery.dataEditor"
   member     = google_service_account.component[each.key].member
 }

@@ -262,3 +262,24 @@ def duration_seconds(value: Any) -> float:
     """Seconds of a Google duration string such as "3600s"."""
     assert isinstance(value, str) and re.fullmatch(r"\d+(\.\d+)?s", value), value
     return float(value[:-1])
+
+
+_COMPONENT = re.compile(r'^\$\{google_service_account\.component\["(?P<key>\w+)"\]\.member\}$')
+_EACH_COMPONENT = "${google_service_account.component[each.key].member}"
+
+
+def grantees(body: Mapping[str, Any]) -> set[str]:
+    """Who an IAM member resource grants to: component keys, else the member as written.
+
+    Understands a single component (`component["sync_worker"].member`) and a `for_each`
+    over literal component keys (`toset(["sync_worker", "retry_worker"])`).
+    """
+    member = str(body["member"])
+    single = _COMPONENT.match(member)
+    if single:
+        return {single["key"]}
+    if member == _EACH_COMPONENT:
+        keys = re.fullmatch(r"toset\(\[(?P<keys>[^\]]*)\]\)", expression(body["for_each"]) or "")
+        assert keys, f"for_each over components must be a literal toset([...]): {body['for_each']}"
+        return {key.strip().strip('"') for key in keys["keys"].split(",") if key.strip()}
+    return {member}
