@@ -18,19 +18,20 @@ variable "region" {
   default     = "asia-northeast1"
 
   validation {
-    condition     = can(regex("^[a-z]+-[a-z]+[0-9]$", var.region))
-    error_message = "region must be a GCP region such as asia-northeast1."
+    # Region numbers have one or two digits (europe-west10, europe-west12).
+    condition     = can(regex("^[a-z]+-[a-z]+[0-9]{1,2}$", var.region))
+    error_message = "region must be a GCP region such as asia-northeast1 or europe-west10."
   }
 }
 
 variable "firestore_location" {
-  description = "Location of the existing Firestore (default) database; the Eventarc trigger must live there (for example asia-northeast1 or nam5)."
+  description = "Location of the existing Firestore (default) database; the Eventarc trigger must live there (a region such as asia-northeast1, or the multi-region nam5, nam7 or eur3)."
   type        = string
   default     = "asia-northeast1"
 
   validation {
-    condition     = can(regex("^([a-z]+-[a-z]+[0-9]|nam5|eur3)$", var.firestore_location))
-    error_message = "firestore_location must be a Firestore location: a region such as asia-northeast1 or a multi-region (nam5, eur3)."
+    condition     = can(regex("^[a-z]+-[a-z]+[0-9]{1,2}$", var.firestore_location)) || contains(["nam5", "nam7", "eur3"], var.firestore_location)
+    error_message = "firestore_location must be a Firestore location: a region such as asia-northeast1 or a multi-region (nam5, nam7, eur3)."
   }
 }
 
@@ -40,7 +41,7 @@ variable "tasks_location" {
   default     = "asia-northeast1"
 
   validation {
-    condition     = can(regex("^[a-z]+-[a-z]+[0-9]$", var.tasks_location))
+    condition     = can(regex("^[a-z]+-[a-z]+[0-9]{1,2}$", var.tasks_location))
     error_message = "tasks_location must be a GCP region such as asia-northeast1."
   }
 }
@@ -51,7 +52,7 @@ variable "bigquery_location" {
   default     = "asia-northeast1"
 
   validation {
-    condition     = can(regex("^([A-Za-z]+-[A-Za-z]+[0-9]|US|EU)$", var.bigquery_location))
+    condition     = can(regex("^([A-Za-z]+-[A-Za-z]+[0-9]{1,2}|US|EU)$", var.bigquery_location))
     error_message = "bigquery_location must be a BigQuery region (asia-northeast1) or multi-region (US, EU)."
   }
 }

@@ -35,6 +35,24 @@ INVALID = {
     "retry_worker_scaling": ('{ cpu = "lots" }', "retry_worker_scaling: cpu a number"),
 }
 
+# Values each rule must reject besides the one above, one plan each: (variable, value, message).
+ALSO_INVALID = [
+    ("region", "europe_west1", "region must be a GCP region"),
+    ("firestore_location", "nam6", "firestore_location must be a Firestore location"),
+    ("tasks_location", "asia-northeast", "tasks_location must be a GCP region"),
+    ("bigquery_location", "ASIA", "bigquery_location must be a BigQuery region"),
+]
+
+# Documented locations the rules must accept (two-digit region numbers, every multi-region).
+VALID = {
+    "region": "europe-west10",
+    "tasks_location": "europe-west12",
+    "bigquery_location": "europe-west10",
+    "firestore_location": "europe-west12",
+}
+VALID_FIRESTORE_MULTI_REGIONS = ["nam5", "nam7", "eur3"]
+VALID_BIGQUERY_MULTI_REGIONS = ["US", "EU"]
+
 
 @pytest.fixture(scope="module")
 def variables_only(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -67,3 +85,25 @@ def test_every_rule_rejects_its_invalid_value(variables_only: Path) -> None:
     text = " ".join(outcome.stderr.split())  # Terraform wraps long messages
     missing = {name: message for name, (_, message) in INVALID.items() if message not in text}
     assert not missing, f"rules that did not fire: {missing}\n{outcome.stderr}"
+
+
+@pytest.mark.parametrize(("name", "value", "message"), ALSO_INVALID)
+def test_rule_rejects(variables_only: Path, name: str, value: str, message: str) -> None:
+    outcome = plan(variables_only, vars={**PROJECT, name: value})
+    assert not outcome.ok, f"{name} = {value!r} was accepted"
+    assert message in " ".join(outcome.stderr.split()), outcome.stderr
+
+
+def test_documented_locations_are_accepted(variables_only: Path) -> None:
+    outcome = plan(variables_only, vars={**PROJECT, **VALID})
+    assert outcome.ok, f"a documented location is rejected:\n{outcome.stderr}"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("firestore_location", v) for v in VALID_FIRESTORE_MULTI_REGIONS]
+    + [("bigquery_location", v) for v in VALID_BIGQUERY_MULTI_REGIONS],
+)
+def test_multi_regions_are_accepted(variables_only: Path, name: str, value: str) -> None:
+    outcome = plan(variables_only, vars={**PROJECT, name: value})
+    assert outcome.ok, f"{name} = {value!r} is rejected:\n{outcome.stderr}"
