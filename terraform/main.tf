@@ -33,23 +33,26 @@ locals {
     LOG_LEVEL            = var.log_level
   }
 
+  # The sync worker creates the retry tasks: their dispatch deadline is the retry worker's
+  # timeout, since Cloud Tasks cancels a task whose handler outlives its deadline.
   sync_worker_env = {
-    PIPELINE_MODE         = "cloud"
-    GOOGLE_CLOUD_PROJECT  = var.project_id
-    BQ_DATASET            = google_bigquery_dataset.analytics.dataset_id
-    BQ_TABLE              = google_bigquery_table.sessions.table_id
-    BQ_LOCATION           = var.bigquery_location
-    TASKS_LOCATION        = google_cloud_tasks_queue.bigquery_sync.location
-    TASKS_QUEUE           = google_cloud_tasks_queue.bigquery_sync.name
-    RETRY_WORKER_URL      = google_cloudfunctions2_function.retry_worker.url
-    TASKS_SERVICE_ACCOUNT = google_service_account.component["tasks_invoker"].email
-    TASKS_AUDIENCE        = local.tasks_audience
-    SYNC_MAX_RETRIES      = tostring(var.max_retries)
-    PUSH_AUDIENCE         = local.push_audience
-    PUSH_SERVICE_ACCOUNT  = google_service_account.component["push_invoker"].email
-    BATCH_WINDOW_MS       = tostring(var.batch_window_ms)
-    BATCH_MAX_ROWS        = tostring(var.batch_max_rows)
-    LOG_LEVEL             = var.log_level
+    PIPELINE_MODE                   = "cloud"
+    GOOGLE_CLOUD_PROJECT            = var.project_id
+    BQ_DATASET                      = google_bigquery_dataset.analytics.dataset_id
+    BQ_TABLE                        = google_bigquery_table.sessions.table_id
+    BQ_LOCATION                     = var.bigquery_location
+    TASKS_LOCATION                  = google_cloud_tasks_queue.bigquery_sync.location
+    TASKS_QUEUE                     = google_cloud_tasks_queue.bigquery_sync.name
+    RETRY_WORKER_URL                = google_cloudfunctions2_function.retry_worker.url
+    TASKS_SERVICE_ACCOUNT           = google_service_account.component["tasks_invoker"].email
+    TASKS_AUDIENCE                  = local.tasks_audience
+    SYNC_MAX_RETRIES                = tostring(var.max_retries)
+    TASKS_DISPATCH_DEADLINE_SECONDS = tostring(var.retry_worker_scaling.timeout_seconds)
+    PUSH_AUDIENCE                   = local.push_audience
+    PUSH_SERVICE_ACCOUNT            = google_service_account.component["push_invoker"].email
+    BATCH_WINDOW_MS                 = tostring(var.batch_window_ms)
+    BATCH_MAX_ROWS                  = tostring(var.batch_max_rows)
+    LOG_LEVEL                       = var.log_level
   }
 
   # The retry worker never enqueues (Cloud Tasks' retry config does), so it gets no queue

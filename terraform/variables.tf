@@ -367,7 +367,7 @@ variable "sync_worker_scaling" {
 }
 
 variable "retry_worker_scaling" {
-  description = "Instances, request concurrency, CPU, memory and timeout of the retry worker."
+  description = "Instances, request concurrency, CPU, memory and timeout of the retry worker. The timeout is also the dispatch deadline of the retry tasks (TASKS_DISPATCH_DEADLINE_SECONDS of the sync worker), so it lies in Cloud Tasks' range for HTTP targets, 15 to 1800 seconds."
   type = object({
     min_instances   = optional(number, 0)
     max_instances   = optional(number, 10)
@@ -384,9 +384,9 @@ variable "retry_worker_scaling" {
       can(tonumber(var.retry_worker_scaling.cpu)) &&
       var.retry_worker_scaling.max_instances >= max(1, var.retry_worker_scaling.min_instances) &&
       var.retry_worker_scaling.concurrency >= 1 && var.retry_worker_scaling.concurrency <= 1000 &&
-      var.retry_worker_scaling.timeout_seconds >= 1 && var.retry_worker_scaling.timeout_seconds <= 1800
+      var.retry_worker_scaling.timeout_seconds >= 15 && var.retry_worker_scaling.timeout_seconds <= 1800
     )
-    error_message = "retry_worker_scaling: cpu a number such as \"1\", 0 <= min_instances <= max_instances (>= 1), 1 <= concurrency <= 1000, 1 <= timeout_seconds <= 1800 (Cloud Tasks' dispatch deadline)."
+    error_message = "retry_worker_scaling: cpu a number such as \"1\", 0 <= min_instances <= max_instances (>= 1), 1 <= concurrency <= 1000, 15 <= timeout_seconds <= 1800 (Cloud Tasks' dispatch deadline range)."
   }
 }
 

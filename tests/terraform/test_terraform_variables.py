@@ -41,14 +41,18 @@ ALSO_INVALID = [
     ("firestore_location", "nam6", "firestore_location must be a Firestore location"),
     ("tasks_location", "asia-northeast", "tasks_location must be a GCP region"),
     ("bigquery_location", "ASIA", "bigquery_location must be a BigQuery region"),
+    ("retry_worker_scaling", "{ timeout_seconds = 14 }", "15 <= timeout_seconds <= 1800"),
+    ("retry_worker_scaling", "{ timeout_seconds = 1801 }", "15 <= timeout_seconds <= 1800"),
 ]
 
-# Documented locations the rules must accept (two-digit region numbers, every multi-region).
+# Documented values the rules must accept: two-digit region numbers, every multi-region, and
+# the longest dispatch deadline Cloud Tasks allows.
 VALID = {
     "region": "europe-west10",
     "tasks_location": "europe-west12",
     "bigquery_location": "europe-west10",
     "firestore_location": "europe-west12",
+    "retry_worker_scaling": "{ timeout_seconds = 1800 }",
 }
 VALID_FIRESTORE_MULTI_REGIONS = ["nam5", "nam7", "eur3"]
 VALID_BIGQUERY_MULTI_REGIONS = ["US", "EU"]
@@ -94,9 +98,9 @@ def test_rule_rejects(variables_only: Path, name: str, value: str, message: str)
     assert message in " ".join(outcome.stderr.split()), outcome.stderr
 
 
-def test_documented_locations_are_accepted(variables_only: Path) -> None:
+def test_documented_values_are_accepted(variables_only: Path) -> None:
     outcome = plan(variables_only, vars={**PROJECT, **VALID})
-    assert outcome.ok, f"a documented location is rejected:\n{outcome.stderr}"
+    assert outcome.ok, f"a documented value is rejected:\n{outcome.stderr}"
 
 
 @pytest.mark.parametrize(
