@@ -24,27 +24,27 @@ output "tasks_audience" {
 
 output "topic" {
   description = "Topic the trigger, replays and backfills publish to (PUBSUB_TOPIC)."
-  value       = google_pubsub_topic.session_completed.id
+  value       = google_pubsub_topic.session_completed.name
 }
 
 output "dead_letter_topic" {
   description = "Dead-letter topic of the push subscription (PUBSUB_DEAD_LETTER_TOPIC)."
-  value       = google_pubsub_topic.dead_letter.id
+  value       = google_pubsub_topic.dead_letter.name
 }
 
 output "push_subscription" {
-  description = "Push subscription feeding the sync worker; seek it to replay the last 7 days."
-  value       = google_pubsub_subscription.sync_worker_push.id
+  description = "Push subscription feeding the sync worker (PUBSUB_PUSH_SUBSCRIPTION); seek it to replay its retention window."
+  value       = google_pubsub_subscription.sync_worker_push.name
 }
 
 output "dead_letter_subscription" {
-  description = "Subscription holding the dead letters for inspection and replay."
-  value       = google_pubsub_subscription.dead_letter_hold.id
+  description = "Subscription holding the dead letters for inspection and replay (the dead-letter topic's name plus -hold)."
+  value       = google_pubsub_subscription.dead_letter_hold.name
 }
 
 output "tasks_queue" {
   description = "Cloud Tasks queue of the retries (TASKS_QUEUE)."
-  value       = google_cloud_tasks_queue.bigquery_sync.id
+  value       = google_cloud_tasks_queue.bigquery_sync.name
 }
 
 output "sessions_table" {
@@ -58,8 +58,13 @@ output "sessions_latest_view" {
 }
 
 output "salt_secret" {
-  description = "Secret Manager secret to add the pseudonymization salt to (see Deploy to GCP in README.md)."
-  value       = google_secret_manager_secret.salt.id
+  description = "Short name of the Secret Manager secret holding the pseudonymization salt (it follows name_prefix)."
+  value       = google_secret_manager_secret.salt.secret_id
+}
+
+output "salt_secret_version" {
+  description = "The salt version the functions read; operators read this same version for reconcile, never latest."
+  value       = var.salt_secret_version
 }
 
 output "source_bucket" {

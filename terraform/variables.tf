@@ -264,13 +264,13 @@ variable "source_archive_path" {
 }
 
 variable "salt_secret_version" {
-  description = "Secret Manager version of the pseudonymization salt the workers read. Pinned (not latest) on purpose: a new salt changes every user_id_hash."
+  description = "Secret Manager version of the pseudonymization salt the workers read, and the one operators read for reconcile (output salt_secret_version). A pinned number, never latest: one more version would silently change every user_id_hash."
   type        = string
   default     = "1"
 
   validation {
-    condition     = can(regex("^([1-9][0-9]*|latest)$", var.salt_secret_version))
-    error_message = "salt_secret_version must be a version number or latest."
+    condition     = can(regex("^[1-9][0-9]*$", var.salt_secret_version))
+    error_message = "salt_secret_version must be a pinned version number such as 1 (not latest)."
   }
 }
 

@@ -27,7 +27,7 @@ INVALID = {
     "push_audience": ("http://plain.example", "push_audience must be null or an https:// URL"),
     "function_ingress": ("ALLOW_ALL", "the functions are never open to the internet"),
     "bigquery_kms_key_name": ("my-key", "bigquery_kms_key_name must be null or"),
-    "salt_secret_version": ("0", "salt_secret_version must be a version number or latest"),
+    "salt_secret_version": ("0", "salt_secret_version must be a pinned version number"),
     "source_archive_path": ("source.tar.gz", "source_archive_path must name a .zip file"),
     "log_level": ("TRACE", "log_level must be DEBUG, INFO, WARNING or ERROR"),
     "notification_channels": ('["channel-1"]', "Each notification channel must be"),
@@ -41,6 +41,7 @@ ALSO_INVALID = [
     ("firestore_location", "nam6", "firestore_location must be a Firestore location"),
     ("tasks_location", "asia-northeast", "tasks_location must be a GCP region"),
     ("bigquery_location", "ASIA", "bigquery_location must be a BigQuery region"),
+    ("salt_secret_version", "latest", "salt_secret_version must be a pinned version number"),
     ("retry_worker_scaling", "{ timeout_seconds = 14 }", "15 <= timeout_seconds <= 1800"),
     ("retry_worker_scaling", "{ timeout_seconds = 1801 }", "15 <= timeout_seconds <= 1800"),
 ]
