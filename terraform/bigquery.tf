@@ -4,8 +4,8 @@ resource "google_bigquery_dataset" "analytics" {
   location    = var.bigquery_location
   description = "Pseudonymized training sessions streamed from Firestore by session-sync."
 
-  # Never drop the synced history with the dataset.
-  delete_contents_on_destroy = false
+  # The synced history goes with the dataset only in a deliberate teardown.
+  delete_contents_on_destroy = var.allow_destroy
 
   dynamic "default_encryption_configuration" {
     for_each = var.bigquery_kms_key_name == null ? [] : [var.bigquery_kms_key_name]
@@ -19,6 +19,7 @@ resource "google_bigquery_dataset" "analytics" {
 
 # One row per synced session version; the column list is shared/schema.json, nowhere else.
 resource "google_bigquery_table" "sessions" {
+  # checkov:skip=CKV_GCP_121:Protected unless allow_destroy (default false) is set for a teardown; checkov cannot evaluate !var.allow_destroy.
   project     = var.project_id
   dataset_id  = google_bigquery_dataset.analytics.dataset_id
   table_id    = var.table_name
@@ -41,12 +42,13 @@ resource "google_bigquery_table" "sessions" {
     }
   }
 
-  deletion_protection = true
+  deletion_protection = !var.allow_destroy
 }
 
 # Exactly one row per session: the newest synced_at (shared/sql/sessions_latest.sql).
 resource "google_bigquery_table" "sessions_latest" {
   # checkov:skip=CKV_GCP_80:A view stores no data, so it has no encryption key; the table it reads is encrypted.
+  # checkov:skip=CKV_GCP_121:Protected unless allow_destroy (default false) is set for a teardown; checkov cannot evaluate !var.allow_destroy.
   project     = var.project_id
   dataset_id  = google_bigquery_dataset.analytics.dataset_id
   table_id    = var.latest_view_name
@@ -62,7 +64,7 @@ resource "google_bigquery_table" "sessions_latest" {
   }
 
   # Analysts query the view: keep it from being dropped by accident (query changes update it in place).
-  deletion_protection = true
+  deletion_protection = !var.allow_destroy
 }
 
 # Both workers insert rows into the sessions table; the view and anything else in the

@@ -9,7 +9,7 @@ resource "google_storage_bucket" "source" {
 
   uniform_bucket_level_access = true
   public_access_prevention    = "enforced"
-  force_destroy               = false
+  force_destroy               = var.allow_destroy
 
   versioning {
     enabled = true

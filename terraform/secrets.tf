@@ -9,6 +9,9 @@ resource "google_secret_manager_secret" "salt" {
     auto {}
   }
 
+  # Destroying the secret destroys every salt version, and with it the pseudonyms' key.
+  deletion_protection = !var.allow_destroy
+
   depends_on = [google_project_service.required]
 }
 

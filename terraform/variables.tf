@@ -80,6 +80,12 @@ variable "name_prefix" {
   }
 }
 
+variable "allow_destroy" {
+  description = "Lift the protections for a teardown: the sessions table and view, the dataset's contents, the source bucket's archives and the salt secret may then be destroyed. Apply with true, then destroy; keep false otherwise."
+  type        = bool
+  default     = false
+}
+
 variable "labels" {
   description = "Labels added to every resource that supports them (merged over app = session-sync)."
   type        = map(string)

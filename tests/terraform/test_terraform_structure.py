@@ -89,7 +89,8 @@ def test_sessions_table_partitioning_clustering_and_protection(config: Config) -
     assert columns["start_time"]["type"] == "TIMESTAMP"
     assert table["clustering"] == ["exercise_type", "user_id_hash"]
     assert set(table["clustering"]) <= set(columns)
-    assert table["deletion_protection"] is True
+    assert expression(table["deletion_protection"]) == "!var.allow_destroy"
+    assert config.variables["allow_destroy"]["default"] is False
 
 
 def test_latest_view_is_the_shared_sql_template(config: Config) -> None:
