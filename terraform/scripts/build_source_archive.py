@@ -2,9 +2,11 @@
 
 The zip holds the root `main.py` (every entry point), the runtime packages listed in
 pyproject.toml's `[tool.setuptools]` (without the operator CLI) and a `requirements.txt`
-with the project's runtime dependencies, which the Python buildpack installs. The
-archive is byte-for-byte reproducible (sorted entries, fixed timestamps), so terraform's
-`filemd5()` changes, and the functions redeploy, only when the content changes.
+copied from the repository's `requirements.lock` (exact versions of the runtime
+dependencies and of what they need; see lock_requirements.py), which the Python
+buildpack installs. The archive is byte-for-byte reproducible (sorted entries, fixed
+timestamps), so terraform's `filemd5()` changes, and the functions redeploy, only when
+the content changes, and two builds of one commit deploy the same dependencies.
 
 Usage: python terraform/scripts/build_source_archive.py [--output dist/session-sync-source.zip]
 """
@@ -25,6 +27,7 @@ NOT_DEPLOYED = frozenset({"cli"})
 SKIPPED_PARTS = frozenset({"__pycache__"})
 SKIPPED_SUFFIXES = frozenset({".pyc", ".pyo"})
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
+LOCK_NAME = "requirements.lock"
 
 
 def _project(root: Path) -> dict[str, object]:
@@ -32,10 +35,12 @@ def _project(root: Path) -> dict[str, object]:
         return tomllib.load(handle)
 
 
-def requirements(root: Path) -> str:
-    """The runtime dependencies of pyproject.toml, one per line."""
-    dependencies = _project(root)["project"]["dependencies"]  # type: ignore[index]
-    return "".join(f"{line}\n" for line in dependencies)  # type: ignore[union-attr]
+def requirements(root: Path) -> bytes:
+    """requirements.lock, as it is: the exact versions the functions install."""
+    lock = root / LOCK_NAME
+    if not lock.is_file():
+        raise FileNotFoundError(f"{lock} is missing: run terraform/scripts/lock_requirements.py")
+    return lock.read_bytes()
 
 
 def deployed_paths(root: Path) -> list[str]:
@@ -65,7 +70,7 @@ def _package_files(root: Path, package: str) -> Iterator[str]:
 def build(output: Path, root: Path = REPO_ROOT) -> Path:
     """Write the archive to `output` (parents created) and return it. Idempotent."""
     entries = {name: (root / name).read_bytes() for name in deployed_paths(root)}
-    entries["requirements.txt"] = requirements(root).encode("utf-8")
+    entries["requirements.txt"] = requirements(root)
     output.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(output, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for name in sorted(entries):
