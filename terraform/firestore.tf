@@ -43,6 +43,50 @@ resource "google_firestore_index" "failures_by_status_and_age" {
   depends_on = [google_project_service.required]
 }
 
+# The retry worker's redrive picks abandoned episodes that are due, and finalizes those
+# that stayed abandoned past the retention window.
+resource "google_firestore_index" "failures_by_status_and_next_redrive" {
+  project    = var.project_id
+  database   = "(default)"
+  collection = "bigquerySyncFailures"
+
+  fields {
+    field_path = "status"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "nextRedriveAt"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "__name__"
+    order      = "ASCENDING"
+  }
+
+  depends_on = [google_project_service.required]
+}
+
+resource "google_firestore_index" "failures_by_status_and_update" {
+  project    = var.project_id
+  database   = "(default)"
+  collection = "bigquerySyncFailures"
+
+  fields {
+    field_path = "status"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "updatedAt"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "__name__"
+    order      = "ASCENDING"
+  }
+
+  depends_on = [google_project_service.required]
+}
+
 # The collection-group equality query on `status` alone needs `status` indexed with
 # collection-group scope. A field override replaces every automatic single-field index of
 # the field, so it repeats the collection-scope ones (ascending, descending, array-contains)

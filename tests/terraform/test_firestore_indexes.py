@@ -40,3 +40,26 @@ def test_every_field_override_keeps_the_inherited_indexes(config: Config) -> Non
     for name, field in fields.items():
         missing = INHERITED - configured_indexes(field)
         assert not missing, f"{name} would take {sorted(missing, key=str)} away from other queries"
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        [("status", "ASCENDING"), ("nextRedriveAt", "ASCENDING")],
+        [("status", "ASCENDING"), ("updatedAt", "ASCENDING")],
+        [("status", "ASCENDING"), ("createdAt", "DESCENDING")],
+    ],
+    ids=lambda fields: "+".join(name for name, _ in fields),
+)
+def test_failure_records_have_their_composite_index(
+    config: Config, fields: list[tuple[str, str]]
+) -> None:
+    indexes = [
+        [(f["field_path"], f["order"]) for f in blocks(body, "fields")]
+        for body in config.of_type("google_firestore_index").values()
+        if body["collection"] == "bigquerySyncFailures"
+        and body.get("query_scope", "COLLECTION") == "COLLECTION"
+    ]
+    assert any(index[: len(fields)] == fields for index in indexes), (
+        f"no collection-scope index on bigquerySyncFailures starts with {fields}"
+    )
