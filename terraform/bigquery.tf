@@ -78,3 +78,18 @@ resource "google_bigquery_table_iam_member" "workers_insert_rows" {
   role       = "roles/bigquery.dataEditor"
   member     = google_service_account.component[each.key].member
 }
+
+# Reconcile compares recent sessions with the view; a view is read with its source table's
+# rights too, so the retry worker reads both and nothing else.
+resource "google_bigquery_table_iam_member" "retry_worker_reads" {
+  for_each = {
+    sessions        = google_bigquery_table.sessions.table_id
+    sessions_latest = google_bigquery_table.sessions_latest.table_id
+  }
+
+  project    = var.project_id
+  dataset_id = google_bigquery_dataset.analytics.dataset_id
+  table_id   = each.value
+  role       = "roles/bigquery.dataViewer"
+  member     = google_service_account.component["retry_worker"].member
+}

@@ -18,8 +18,11 @@ locals {
   push_audience     = coalesce(var.push_audience, "${local.function_base_url}/${local.function_names.sync_worker}")
   tasks_audience    = coalesce(var.tasks_audience, "${local.function_base_url}/${local.function_names.retry_worker}")
 
-  # Seven days of retention on the subscriptions, so a seek can replay a week of traffic.
+  # The dead letters wait seven days, the most a topic's dead letters need before an operator
+  # replays them; the push subscription's retention is message_retention_hours.
   message_retention = "604800s"
+
+  scheduler_region = coalesce(var.scheduler_region, var.region)
 
   pubsub_service_agent = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
 
@@ -56,17 +59,22 @@ locals {
   }
 
   # The retry worker never enqueues (Cloud Tasks' retry config does), so it gets no queue
-  # settings and not its own URL (that would be a cycle); it checks the tasks' token against
-  # TASKS_SERVICE_ACCOUNT and TASKS_AUDIENCE and abandons after SYNC_MAX_RETRIES.
+  # settings and not its own URL (that would be a cycle); it checks the token of the tasks
+  # and of the scheduled calls against TASKS_SERVICE_ACCOUNT and TASKS_AUDIENCE, abandons
+  # after SYNC_MAX_RETRIES, redrives through PUBSUB_TOPIC and reconciles against the view.
   retry_worker_env = {
-    PIPELINE_MODE         = "cloud"
-    GOOGLE_CLOUD_PROJECT  = var.project_id
-    BQ_DATASET            = google_bigquery_dataset.analytics.dataset_id
-    BQ_TABLE              = google_bigquery_table.sessions.table_id
-    BQ_LOCATION           = var.bigquery_location
-    TASKS_SERVICE_ACCOUNT = google_service_account.component["tasks_invoker"].email
-    TASKS_AUDIENCE        = local.tasks_audience
-    SYNC_MAX_RETRIES      = tostring(var.max_retries)
-    LOG_LEVEL             = var.log_level
+    PIPELINE_MODE           = "cloud"
+    GOOGLE_CLOUD_PROJECT    = var.project_id
+    BQ_DATASET              = google_bigquery_dataset.analytics.dataset_id
+    BQ_TABLE                = google_bigquery_table.sessions.table_id
+    BQ_LATEST_VIEW          = google_bigquery_table.sessions_latest.table_id
+    BQ_LOCATION             = var.bigquery_location
+    PUBSUB_TOPIC            = google_pubsub_topic.session_completed.name
+    TASKS_SERVICE_ACCOUNT   = google_service_account.component["tasks_invoker"].email
+    TASKS_AUDIENCE          = local.tasks_audience
+    SYNC_MAX_RETRIES        = tostring(var.max_retries)
+    RECONCILE_WINDOW_HOURS  = tostring(var.reconcile_window_hours)
+    REDRIVE_RETENTION_HOURS = tostring(var.message_retention_hours)
+    LOG_LEVEL               = var.log_level
   }
 }

@@ -14,12 +14,20 @@ resource "google_pubsub_topic" "dead_letter" {
   depends_on = [google_project_service.required]
 }
 
-# Only the trigger publishes (replays and backfills publish as the operator).
+# The trigger publishes completed sessions, the retry worker its redrives and reconcile
+# repairs (replays and backfills publish as the operator).
 resource "google_pubsub_topic_iam_member" "trigger_publishes" {
   project = var.project_id
   topic   = google_pubsub_topic.session_completed.name
   role    = "roles/pubsub.publisher"
   member  = google_service_account.component["trigger"].member
+}
+
+resource "google_pubsub_topic_iam_member" "retry_worker_publishes" {
+  project = var.project_id
+  topic   = google_pubsub_topic.session_completed.name
+  role    = "roles/pubsub.publisher"
+  member  = google_service_account.component["retry_worker"].member
 }
 
 resource "google_pubsub_subscription" "sync_worker_push" {
@@ -29,8 +37,9 @@ resource "google_pubsub_subscription" "sync_worker_push" {
 
   ack_deadline_seconds = var.push_ack_deadline_seconds
 
-  # Keep acknowledged messages for a week so `gcloud pubsub subscriptions seek` can replay them.
-  message_retention_duration = local.message_retention
+  # Keep acknowledged messages too, so `gcloud pubsub subscriptions seek` can replay them; the
+  # retry worker redrives for the same window (REDRIVE_RETENTION_HOURS).
+  message_retention_duration = "${var.message_retention_hours * 3600}s"
   retain_acked_messages      = true
 
   expiration_policy {

@@ -6,7 +6,7 @@ locals {
   service_accounts = {
     trigger       = "Runs the Firestore trigger; publishes SessionCompleted and receives its Eventarc events."
     sync_worker   = "Runs the sync worker: reads sessions, inserts rows, enqueues retry tasks."
-    retry_worker  = "Runs the retry worker: reads sessions, inserts rows, records abandoned syncs."
+    retry_worker  = "Runs the retry worker: retries, redrives and reconciles syncs, records abandoned ones."
     push_invoker  = "Identity of the push subscription's OIDC token; may only invoke the sync worker."
     tasks_invoker = "Identity of the retry tasks' OIDC token; may only invoke the retry worker."
     builder       = "Builds the functions' images with Cloud Build."
@@ -46,6 +46,13 @@ resource "google_project_iam_member" "workers_firestore" {
     description = "Only the Firestore database the pipeline reads and writes."
     expression  = "resource.name == \"projects/${var.project_id}/databases/${local.firestore_database}\""
   }
+}
+
+# BigQuery jobs run in a project, not on a dataset: the retry worker's reconcile query.
+resource "google_project_iam_member" "retry_worker_runs_queries" {
+  project = var.project_id
+  role    = "roles/bigquery.jobUser"
+  member  = google_service_account.component["retry_worker"].member
 }
 
 # Cloud Build writes the build logs as the builder account.

@@ -397,6 +397,77 @@ variable "retry_worker_scaling" {
 }
 
 # ---------------------------------------------------------------------------
+# Self-healing: scheduled redrive and reconcile calls to the retry worker
+# ---------------------------------------------------------------------------
+
+variable "message_retention_hours" {
+  description = "Hours the push subscription keeps messages, acknowledged ones too (how far back a seek replays). The retry worker redrives an abandoned episode for the same window before declaring it final (REDRIVE_RETENTION_HOURS), so the two cannot disagree."
+  type        = number
+  default     = 168
+
+  validation {
+    # A subscription keeps messages between 10 minutes and 31 days.
+    condition     = var.message_retention_hours >= 1 && var.message_retention_hours <= 744 && floor(var.message_retention_hours) == var.message_retention_hours
+    error_message = "message_retention_hours must be a whole number of hours between 1 and 744 (31 days, Pub/Sub's limit)."
+  }
+}
+
+variable "reconcile_window_hours" {
+  description = "Hours of recently completed sessions the daily reconcile compares with BigQuery (RECONCILE_WINDOW_HOURS of the retry worker)."
+  type        = number
+  default     = 72
+
+  validation {
+    condition     = var.reconcile_window_hours >= 1 && var.reconcile_window_hours <= 8760 && floor(var.reconcile_window_hours) == var.reconcile_window_hours
+    error_message = "reconcile_window_hours must be a whole number of hours between 1 and 8760."
+  }
+}
+
+variable "redrive_schedule" {
+  description = "Cron schedule (in scheduler_time_zone) of POST <retry worker>/redrive, which sends abandoned episodes back through the topic once BigQuery accepts inserts."
+  type        = string
+  default     = "*/5 * * * *"
+
+  validation {
+    condition     = can(regex("^\\S+( +\\S+){4}$", trimspace(var.redrive_schedule)))
+    error_message = "redrive_schedule must be a cron schedule of five fields, such as */5 * * * *."
+  }
+}
+
+variable "reconcile_schedule" {
+  description = "Cron schedule (in scheduler_time_zone) of POST <retry worker>/reconcile, which republishes recently completed sessions missing from BigQuery."
+  type        = string
+  default     = "0 3 * * *"
+
+  validation {
+    condition     = can(regex("^\\S+( +\\S+){4}$", trimspace(var.reconcile_schedule)))
+    error_message = "reconcile_schedule must be a cron schedule of five fields, such as 0 3 * * *."
+  }
+}
+
+variable "scheduler_time_zone" {
+  description = "tz database time zone of the two schedules."
+  type        = string
+  default     = "Etc/UTC"
+
+  validation {
+    condition     = can(regex("^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$", var.scheduler_time_zone))
+    error_message = "scheduler_time_zone must be a tz database name such as Etc/UTC or Asia/Tokyo."
+  }
+}
+
+variable "scheduler_region" {
+  description = "Region of the two Cloud Scheduler jobs; null uses region (set it where Cloud Scheduler is not offered in region)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.scheduler_region == null || can(regex("^[a-z]+-[a-z]+[0-9]{1,2}$", var.scheduler_region))
+    error_message = "scheduler_region must be null or a GCP region such as asia-northeast1."
+  }
+}
+
+# ---------------------------------------------------------------------------
 # Monitoring
 # ---------------------------------------------------------------------------
 

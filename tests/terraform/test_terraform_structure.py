@@ -31,17 +31,23 @@ FUNCTIONS = {
 WORKERS = {"sync_worker", "retry_worker"}
 PRIMITIVE_ROLES = {"roles/owner", "roles/editor", "roles/viewer"}
 # Roles granted on the whole project: only where GCP offers no narrower resource
-# (storage.objectAdmin: the builder reads the Functions API's own source bucket).
+# (storage.objectAdmin: the builder reads the Functions API's own source bucket;
+# bigquery.jobUser: query jobs belong to a project).
 PROJECT_ROLES = {
     "roles/eventarc.eventReceiver",
     "roles/datastore.user",
     "roles/logging.logWriter",
     "roles/storage.objectAdmin",
+    "roles/bigquery.jobUser",
 }
 PUBLIC_MEMBERS = {"allUsers", "allAuthenticatedUsers"}
 # Settings this deployment passes before shared/settings.py reads them (that code lands
 # separately): drop each name from here once ENV_NAMES lists it.
-NOT_YET_IN_SETTINGS = {"TASKS_DISPATCH_DEADLINE_SECONDS"}
+NOT_YET_IN_SETTINGS = {
+    "TASKS_DISPATCH_DEADLINE_SECONDS",
+    "RECONCILE_WINDOW_HOURS",
+    "REDRIVE_RETENTION_HOURS",
+}
 
 
 @pytest.fixture(scope="module")
@@ -166,7 +172,9 @@ def test_push_subscription_dead_letters_retries_and_retains(config: Config) -> N
     retry = single_block(subscription, "retry_policy")
     assert {"minimum_backoff", "maximum_backoff"} <= set(retry)
     assert config.resolve(subscription["ack_deadline_seconds"]) >= 10
-    assert duration_seconds(config.resolve(subscription["message_retention_duration"])) == 7 * 86400
+    retention = subscription["message_retention_duration"]
+    assert retention == "${var.message_retention_hours * 3600}s"
+    assert config.variables["message_retention_hours"]["default"] * 3600 == 7 * 86400
     assert subscription["retain_acked_messages"] is True
     assert single_block(subscription, "expiration_policy")["ttl"] == ""
 
