@@ -1,5 +1,6 @@
-# Alerts for the three ways a session can be stuck: dead-lettered by Pub/Sub, waiting too
-# long on the push subscription, or abandoned by the retry worker after the last retry.
+# Alerts for the ways a session can be stuck: dead-lettered by Pub/Sub, waiting too long on
+# the push subscription, abandoned by the retry worker after the last retry, or final once
+# the redrive window has passed.
 
 resource "google_monitoring_alert_policy" "dead_letters" {
   project      = var.project_id
@@ -89,6 +90,7 @@ locals {
   retry_worker_log = "resource.type = \"cloud_run_revision\" AND resource.labels.service_name = \"${google_cloudfunctions2_function.retry_worker.name}\""
 
   sync_abandoned_log_filter = "${local.retry_worker_log} AND jsonPayload.message = \"sync_abandoned\""
+  sync_final_log_filter     = "${local.retry_worker_log} AND jsonPayload.message = \"sync_final\""
 }
 
 resource "google_logging_metric" "sync_abandoned" {
@@ -130,6 +132,49 @@ resource "google_monitoring_alert_policy" "sync_abandoned" {
 
   documentation {
     mime_type = "text/markdown"
-    content   = "A session failed its first sync and all ${var.max_retries} retries. Its record in Firestore `bigquerySyncFailures` has status `abandoned`; fix the cause and replay it with `session-sync replay`."
+    content   = "A session failed its first sync and all ${var.max_retries} retries. Its record in Firestore `bigquerySyncFailures` has status `abandoned`; the redrive job (schedule `${var.redrive_schedule}`) sends it through the topic again once BigQuery accepts inserts, for ${var.message_retention_hours} hours. If this alert keeps firing, fix the cause."
+  }
+}
+
+# The retry worker logs `sync_final` when an abandoned episode stayed unsynced for the whole
+# redrive window: nothing retries it any more.
+resource "google_logging_metric" "sync_final" {
+  project     = var.project_id
+  name        = "${replace(var.name_prefix, "-", "_")}_sync_final"
+  description = "Sync episodes the retry worker declared final after the redrive window."
+  filter      = local.sync_final_log_filter
+
+  metric_descriptor {
+    metric_kind  = "DELTA"
+    value_type   = "INT64"
+    unit         = "1"
+    display_name = "session-sync final sync episodes"
+  }
+}
+
+resource "google_monitoring_alert_policy" "sync_final" {
+  project      = var.project_id
+  display_name = "session-sync: sync episode final, no longer redriven"
+  combiner     = "OR"
+
+  conditions {
+    display_name = "Retry worker logged sync_final"
+    condition_matched_log {
+      filter = local.sync_final_log_filter
+    }
+  }
+
+  notification_channels = var.notification_channels
+
+  alert_strategy {
+    auto_close = "86400s"
+    notification_rate_limit {
+      period = "300s"
+    }
+  }
+
+  documentation {
+    mime_type = "text/markdown"
+    content   = "A sync episode could not be synced within the ${var.message_retention_hours}-hour redrive window and is now final: no retry or redrive will touch it again. Fix the cause, then replay the abandoned failures with `session-sync replay --failures abandoned`."
   }
 }

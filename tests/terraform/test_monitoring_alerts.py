@@ -12,7 +12,10 @@ import pytest
 from tests.terraform.hcl_config import Config, blocks, expression, single_block, terraform_config
 
 # The retry worker's log message -> (metric, alert policy) resources that watch it.
-LOG_ALERTS = {"sync_abandoned": ("sync_abandoned", "sync_abandoned")}
+LOG_ALERTS = {
+    "sync_abandoned": ("sync_abandoned", "sync_abandoned"),
+    "sync_final": ("sync_final", "sync_final"),
+}
 RETRY_WORKER = '"${google_cloudfunctions2_function.retry_worker.name}"'
 
 
@@ -46,3 +49,9 @@ def test_log_line_alert_matches_the_metric_filter(config: Config, message: str) 
     strategy = single_block(policy, "alert_strategy")
     assert single_block(strategy, "notification_rate_limit")["period"]
     assert expression(policy["notification_channels"]) == "var.notification_channels"
+
+
+def test_final_episode_alert_tells_the_operator_how_to_replay(config: Config) -> None:
+    policy = config.resource("google_monitoring_alert_policy", "sync_final")
+    content = single_block(policy, "documentation")["content"]
+    assert "session-sync replay --failures abandoned" in content
