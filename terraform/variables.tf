@@ -468,6 +468,21 @@ variable "scheduler_region" {
 }
 
 # ---------------------------------------------------------------------------
+# Operators
+# ---------------------------------------------------------------------------
+
+variable "operator_members" {
+  description = "IAM members (group:ops@example.com, user:..., serviceAccount:...) who operate the pipeline with session-sync (replay, backfill, failures list, reconcile, redrive, doctor, status); operators.tf lists what they get. Empty grants nothing."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for member in var.operator_members : can(regex("^(user|group|serviceAccount|domain|principal|principalSet):[^\\s]+$", member))])
+    error_message = "Each operator member must be an IAM member such as group:ops@example.com or user:jane@example.com."
+  }
+}
+
+# ---------------------------------------------------------------------------
 # Monitoring
 # ---------------------------------------------------------------------------
 

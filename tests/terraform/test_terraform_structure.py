@@ -32,13 +32,16 @@ WORKERS = {"sync_worker", "retry_worker"}
 PRIMITIVE_ROLES = {"roles/owner", "roles/editor", "roles/viewer"}
 # Roles granted on the whole project: only where GCP offers no narrower resource
 # (storage.objectAdmin: the builder reads the Functions API's own source bucket;
-# bigquery.jobUser: query jobs belong to a project).
+# bigquery.jobUser: query jobs belong to a project; monitoring.viewer and
+# cloudscheduler.viewer: operators read time series and the job list, both per project).
 PROJECT_ROLES = {
     "roles/eventarc.eventReceiver",
     "roles/datastore.user",
     "roles/logging.logWriter",
     "roles/storage.objectAdmin",
     "roles/bigquery.jobUser",
+    "roles/monitoring.viewer",
+    "roles/cloudscheduler.viewer",
 }
 PUBLIC_MEMBERS = {"allUsers", "allAuthenticatedUsers"}
 # Settings this deployment passes before shared/settings.py reads them (that code lands
@@ -358,15 +361,18 @@ def test_project_wide_roles_only_where_no_resource_level_role_exists(config: Con
     )
 
 
-def test_only_the_workers_read_the_salt(config: Config) -> None:
-    accessors = [
-        body
+def test_only_the_workers_and_operators_read_the_salt(config: Config) -> None:
+    accessors = {
+        str(config.resolve(body["for_each"])): body["member"]
         for body in config.of_type("google_secret_manager_secret_iam_member").values()
         if body["role"] == "roles/secretmanager.secretAccessor"
-    ]
-    assert len(accessors) == 1
-    assert expression(accessors[0]["for_each"]) == 'toset(["sync_worker", "retry_worker"])'
-    assert accessors[0]["member"] == "${google_service_account.component[each.key].member}"
+    }
+    assert accessors == {
+        '${toset(["sync_worker", "retry_worker"])}': (
+            "${google_service_account.component[each.key].member}"
+        ),
+        "${toset(var.operator_members)}": "${each.value}",
+    }
     secret = config.resource("google_secret_manager_secret", "salt")
     assert "secret_data" not in json.dumps(secret)
     assert not config.of_type("google_secret_manager_secret_version"), "no salt value in code"

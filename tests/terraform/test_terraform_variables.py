@@ -39,6 +39,7 @@ INVALID = {
     "reconcile_schedule": ("0 3 * *", "reconcile_schedule must be a cron schedule"),
     "scheduler_time_zone": ("Asia Tokyo", "scheduler_time_zone must be a tz database name"),
     "scheduler_region": ("Tokyo", "scheduler_region must be null or a GCP region"),
+    "operator_members": ('["ops@example.com"]', "Each operator member must be an IAM member"),
 }
 
 # Values each rule must reject besides the one above, one plan each: (variable, value, message).
