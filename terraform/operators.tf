@@ -5,6 +5,24 @@
 # wherever the service offers it.
 
 locals {
+  # The settings an operator exports to run session-sync here (output operator_env): the
+  # same values the functions receive. The salt is never an output; only the command that
+  # reads the pinned version the functions use.
+  operator_settings = {
+    PIPELINE_MODE            = "cloud"
+    GOOGLE_CLOUD_PROJECT     = var.project_id
+    BQ_DATASET               = google_bigquery_dataset.analytics.dataset_id
+    BQ_TABLE                 = google_bigquery_table.sessions.table_id
+    BQ_LATEST_VIEW           = google_bigquery_table.sessions_latest.table_id
+    BQ_LOCATION              = var.bigquery_location
+    PUBSUB_TOPIC             = google_pubsub_topic.session_completed.name
+    PUBSUB_DEAD_LETTER_TOPIC = google_pubsub_topic.dead_letter.name
+    PUBSUB_PUSH_SUBSCRIPTION = google_pubsub_subscription.sync_worker_push.name
+    TASKS_LOCATION           = google_cloud_tasks_queue.bigquery_sync.location
+    TASKS_QUEUE              = google_cloud_tasks_queue.bigquery_sync.name
+  }
+  salt_command = "gcloud secrets versions access ${var.salt_secret_version} --secret=${google_secret_manager_secret.salt.secret_id} --project=${var.project_id}"
+
   operators = toset(var.operator_members)
 
   operator_topics = {

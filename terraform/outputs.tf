@@ -71,3 +71,11 @@ output "source_bucket" {
   description = "Bucket holding the functions' source archives."
   value       = google_storage_bucket.source.name
 }
+
+output "operator_env" {
+  description = "KEY=value lines an operator exports to run session-sync against this deployment (set -a; . <(terraform output -raw operator_env); set +a). The last line, a comment, shows how to read the pinned salt version for reconcile; the salt itself is never an output."
+  value = join("", concat(
+    [for key, value in local.operator_settings : "${key}=${value}\n"],
+    ["# reconcile only: PSEUDONYMIZATION_SALT=\"$(${local.salt_command})\"\n"],
+  ))
+}

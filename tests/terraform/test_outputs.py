@@ -10,6 +10,20 @@ from shared.settings import ENV_NAMES
 from tests.terraform.hcl_config import Config, expression, single_block, terraform_config
 
 FUNCTIONS = ("trigger", "sync_worker", "retry_worker")
+# What an operator exports to run session-sync against this deployment.
+OPERATOR_SETTINGS = {
+    "PIPELINE_MODE",
+    "GOOGLE_CLOUD_PROJECT",
+    "BQ_DATASET",
+    "BQ_TABLE",
+    "BQ_LATEST_VIEW",
+    "BQ_LOCATION",
+    "PUBSUB_TOPIC",
+    "PUBSUB_DEAD_LETTER_TOPIC",
+    "PUBSUB_PUSH_SUBSCRIPTION",
+    "TASKS_LOCATION",
+    "TASKS_QUEUE",
+}
 SETTING_IN_DESCRIPTION = re.compile(r"\((?P<name>[A-Z][A-Z0-9_]+)\)")
 
 
@@ -69,3 +83,29 @@ def test_salt_outputs_name_the_pinned_version_the_functions_read(config: Config)
         (salt,) = service["secret_environment_variables"]
         assert expression(salt["secret"]) == "google_secret_manager_secret.salt.secret_id"
         assert expression(salt["version"]) == "var.salt_secret_version"
+
+
+def test_operator_env_renders_the_operator_settings(config: Config) -> None:
+    settings = config.locals["operator_settings"]
+    assert set(settings) == OPERATOR_SETTINGS
+    assert settings["PIPELINE_MODE"] == "cloud"
+    received = function_settings(config)
+    for name, value in settings.items():
+        if name in received:
+            assert value == received[name], f"operator_env's {name} differs from the functions'"
+    assert expression(settings["PUBSUB_PUSH_SUBSCRIPTION"]) == (
+        "google_pubsub_subscription.sync_worker_push.name"
+    )
+    rendered = config.outputs["operator_env"]["value"]
+    assert "local.operator_settings" in rendered
+    assert '"${key}=${value}' in rendered, "one KEY=value line per setting"
+
+
+def test_operator_env_says_how_to_read_the_pinned_salt_not_the_salt(config: Config) -> None:
+    rendered = config.expand(config.outputs["operator_env"]["value"])
+    assert "PSEUDONYMIZATION_SALT" not in config.locals["operator_settings"]
+    command = re.search(r"gcloud secrets versions access (\S+) --secret=(\S+)", rendered)
+    assert command, "operator_env must show the command that reads the salt"
+    assert command[1] == "${var.salt_secret_version}"
+    assert command[2] == "${google_secret_manager_secret.salt.secret_id}"
+    assert "latest" not in rendered
