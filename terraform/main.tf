@@ -18,8 +18,8 @@ locals {
   push_audience     = coalesce(var.push_audience, "${local.function_base_url}/${local.function_names.sync_worker}")
   tasks_audience    = coalesce(var.tasks_audience, "${local.function_base_url}/${local.function_names.retry_worker}")
 
-  # The dead letters wait seven days, the most a topic's dead letters need before an operator
-  # replays them; the push subscription's retention is message_retention_hours.
+  # The dead-letter hold subscription keeps its letters seven days for an operator to replay
+  # them; the push subscription's retention is message_retention_hours.
   message_retention = "604800s"
 
   scheduler_region = coalesce(var.scheduler_region, var.region)

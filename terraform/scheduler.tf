@@ -2,6 +2,9 @@
 # tasks-invoker identity, the TASKS_AUDIENCE audience), so the worker checks one kind of
 # token. A failed run is not retried: the next tick comes anyway. The worker's own timeout
 # bounds each call, so a longer attempt deadline would only hide a timeout.
+# The Cloud Scheduler service agent mints the tokens with the role Google grants it when
+# the API is enabled (roles/cloudscheduler.serviceAgent); whoever applies this needs
+# iam.serviceAccounts.actAs on the tasks-invoker account to attach it to the jobs.
 
 resource "google_cloud_scheduler_job" "redrive" {
   project          = var.project_id
