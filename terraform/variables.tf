@@ -401,14 +401,15 @@ variable "retry_worker_scaling" {
 # ---------------------------------------------------------------------------
 
 variable "message_retention_hours" {
-  description = "Hours the push subscription keeps messages, acknowledged ones too (how far back a seek replays). The retry worker redrives an abandoned episode for the same window before declaring it final (REDRIVE_RETENTION_HOURS), so the two cannot disagree."
+  description = "Hours the push subscription keeps messages, acknowledged ones too (how far back a seek replays). The retry worker redrives an abandoned episode for the same window before declaring it final (REDRIVE_RETENTION_HOURS), so the two cannot disagree. At most 168 (7 days), the most the retry worker accepts."
   type        = number
   default     = 168
 
   validation {
-    # A subscription keeps messages between 10 minutes and 31 days.
-    condition     = var.message_retention_hours >= 1 && var.message_retention_hours <= 744 && floor(var.message_retention_hours) == var.message_retention_hours
-    error_message = "message_retention_hours must be a whole number of hours between 1 and 744 (31 days, Pub/Sub's limit)."
+    # Pub/Sub keeps a subscription's messages 10 minutes to 31 days; the retry worker's
+    # REDRIVE_RETENTION_HOURS allows 1 to 168 hours.
+    condition     = var.message_retention_hours >= 1 && var.message_retention_hours <= 168 && floor(var.message_retention_hours) == var.message_retention_hours
+    error_message = "message_retention_hours must be a whole number of hours between 1 and 168 (7 days)."
   }
 }
 
@@ -418,8 +419,8 @@ variable "reconcile_window_hours" {
   default     = 72
 
   validation {
-    condition     = var.reconcile_window_hours >= 1 && var.reconcile_window_hours <= 8760 && floor(var.reconcile_window_hours) == var.reconcile_window_hours
-    error_message = "reconcile_window_hours must be a whole number of hours between 1 and 8760."
+    condition     = var.reconcile_window_hours >= 1 && var.reconcile_window_hours <= 2160 && floor(var.reconcile_window_hours) == var.reconcile_window_hours
+    error_message = "reconcile_window_hours must be a whole number of hours between 1 and 2160 (90 days)."
   }
 }
 

@@ -33,7 +33,7 @@ INVALID = {
     "notification_channels": ('["channel-1"]', "Each notification channel must be"),
     "sync_worker_scaling": ("{ max_instances = 0 }", "sync_worker_scaling: cpu a number"),
     "retry_worker_scaling": ('{ cpu = "lots" }', "retry_worker_scaling: cpu a number"),
-    "message_retention_hours": ("745", "message_retention_hours must be a whole number"),
+    "message_retention_hours": ("169", "message_retention_hours must be a whole number"),
     "reconcile_window_hours": ("0", "reconcile_window_hours must be a whole number"),
     "redrive_schedule": ("every 5 minutes", "redrive_schedule must be a cron schedule"),
     "reconcile_schedule": ("0 3 * *", "reconcile_schedule must be a cron schedule"),
@@ -51,19 +51,20 @@ ALSO_INVALID = [
     ("salt_secret_version", "latest", "salt_secret_version must be a pinned version number"),
     ("message_retention_hours", "0", "message_retention_hours must be a whole number"),
     ("message_retention_hours", "1.5", "message_retention_hours must be a whole number"),
+    ("reconcile_window_hours", "2161", "reconcile_window_hours must be a whole number"),
     ("retry_worker_scaling", "{ timeout_seconds = 14 }", "15 <= timeout_seconds <= 1800"),
     ("retry_worker_scaling", "{ timeout_seconds = 1801 }", "15 <= timeout_seconds <= 1800"),
 ]
 
 # Documented values the rules must accept: two-digit region numbers, every multi-region, the
-# longest dispatch deadline Cloud Tasks allows, the longest subscription retention (31 days).
+# longest dispatch deadline Cloud Tasks allows, the longest redrive window (7 days).
 VALID = {
     "region": "europe-west10",
     "tasks_location": "europe-west12",
     "bigquery_location": "europe-west10",
     "firestore_location": "europe-west12",
     "retry_worker_scaling": "{ timeout_seconds = 1800 }",
-    "message_retention_hours": "744",
+    "message_retention_hours": "168",
     "scheduler_region": "europe-west10",
     "scheduler_time_zone": "America/Argentina/Buenos_Aires",
 }
