@@ -6,8 +6,9 @@
 
 locals {
   # The settings an operator exports to run session-sync here (output operator_env): the
-  # same values the functions receive. The salt is never an output; only the command that
-  # reads the pinned version the functions use.
+  # same values the functions receive, the redrive and reconcile windows included, so a run
+  # by hand decides as the retry worker does. The salt is never an output; only the command
+  # that reads the pinned version the functions use.
   operator_settings = {
     PIPELINE_MODE            = "cloud"
     GOOGLE_CLOUD_PROJECT     = var.project_id
@@ -20,6 +21,8 @@ locals {
     PUBSUB_PUSH_SUBSCRIPTION = google_pubsub_subscription.sync_worker_push.name
     TASKS_LOCATION           = google_cloud_tasks_queue.bigquery_sync.location
     TASKS_QUEUE              = google_cloud_tasks_queue.bigquery_sync.name
+    REDRIVE_RETENTION_HOURS  = tostring(var.message_retention_hours)
+    RECONCILE_WINDOW_HOURS   = tostring(var.reconcile_window_hours)
   }
   salt_command = "gcloud secrets versions access ${var.salt_secret_version} --secret=${google_secret_manager_secret.salt.secret_id} --project=${var.project_id}"
 
