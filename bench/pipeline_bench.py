@@ -31,7 +31,7 @@ from shared.contract import SessionCompleted
 from shared.gcp.clients import firestore_client, publisher_client, subscriber_client
 from shared.gcp.pubsub_publisher import PubSubPublisher
 from shared.gcp.sync_ports import build_sync_ports
-from shared.model import SessionKey, StatusUpdate, SyncStatus
+from shared.model import SessionKey, StatusUpdate, StatusWrite, SyncStatus
 from shared.rows import session_row
 from shared.settings import Settings, load_settings
 from sync_worker.bootstrap import build_pull_runner
@@ -189,7 +189,8 @@ def _hop_capacities(
             lambda: ports.sink.insert({f"cap-{time.time_ns()}-{i}": r for i, r in enumerate(rows)}),
         ),
         "firestore batched write": _rate(
-            len(keys), lambda: ports.sessions.update_statuses([(k, update) for k in keys])
+            len(keys),
+            lambda: ports.sessions.write_statuses([StatusWrite(k, update, None) for k in keys]),
         ),
     }
 

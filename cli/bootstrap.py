@@ -15,6 +15,8 @@ from shared.gcp.firestore_failures import FirestoreFailureStore
 from shared.gcp.firestore_sessions import FirestoreSessionStore
 from shared.gcp.pubsub_dead_letters import HOLD_SUFFIX, PubSubDeadLetters
 from shared.gcp.pubsub_publisher import PubSubPublisher
+from shared.gcp.sync_ports import build_sync_ports
+from shared.healing import HealingPorts
 from shared.ports import DeadLetterSource, FailureStore, Publisher, RowReader, SessionStore
 from shared.pseudonym import Pseudonymizer
 from shared.settings import Settings
@@ -71,4 +73,26 @@ def build_operator_ports(settings: Settings, *, pseudonymize: bool = False) -> O
         pseudonymizer=pseudonymizer,
         topic=publisher.topic_path,
         hold_subscription=hold,
+    )
+
+
+def build_healing_ports(settings: Settings) -> HealingPorts:
+    """What `redrive` needs: the sync ports (with the salt, for the probe) and the topic.
+
+    Raises `ConfigError` when the project or the salt is missing or unsafe.
+    """
+    ports = build_sync_ports(settings)
+    return HealingPorts(
+        sync=ports,
+        publisher=PubSubPublisher(
+            publisher_client(settings, max_messages=PUBLISH_BATCH_MESSAGES),
+            settings.require_project(),
+            settings.topic,
+        ),
+        rows=BigQueryRowReader(
+            bigquery_client(settings),
+            table_id=settings.table_id,
+            latest_view_id=settings.latest_view_id,
+            timeout=max(settings.bq_timeout_seconds, QUERY_TIMEOUT_SECONDS),
+        ),
     )

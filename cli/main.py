@@ -25,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _command_modules() -> list[object]:
-    from cli import backfill_cmd, demo_cmd, failures_cmd, reconcile_cmd, replay_cmd
+    from cli import backfill_cmd, demo_cmd, failures_cmd, reconcile_cmd, redrive_cmd, replay_cmd
     from cli.local import command as local_command
 
     return [
@@ -36,6 +36,7 @@ def _command_modules() -> list[object]:
         backfill_cmd,
         failures_cmd,
         reconcile_cmd,
+        redrive_cmd,
         demo_cmd,
     ]
 

@@ -30,20 +30,29 @@ class GeneratedSession:
 
 
 def generate_sessions(
-    count: int, *, seed: int = 15, users: int | None = None
+    count: int,
+    *,
+    seed: int = 15,
+    users: int | None = None,
+    start: datetime = EPOCH,
+    spread: timedelta = timedelta(days=300),
 ) -> Iterator[GeneratedSession]:
-    """Yield `count` sessions spread over `users` users (default: one user per 4 sessions).
+    """Yield `count` sessions spread over `users` users (default: one user per 4 sessions),
+    starting at random whole minutes (or seconds, for a spread under a day) in
+    [`start`, `start + spread`).
 
     Documents are in the `active` state; completing one means setting `status`,
     `endTime` and the feedback fields, as the app does.
     """
     rng = random.Random(seed)
     user_count = users or max(1, count // 4)
+    step = timedelta(minutes=1) if spread >= timedelta(days=1) else timedelta(seconds=1)
+    steps = max(1, int(spread / step))
     for index in range(count):
         user_id = f"user-{rng.randrange(user_count):05d}"
         session_id = f"session-{seed}-{index:07d}"
-        start = EPOCH + timedelta(minutes=rng.randrange(60 * 24 * 300))
-        yield GeneratedSession(user_id, session_id, _document(rng, session_id, start))
+        begin = start + step * rng.randrange(steps)
+        yield GeneratedSession(user_id, session_id, _document(rng, session_id, begin))
 
 
 def completed(document: dict[str, Any]) -> dict[str, Any]:

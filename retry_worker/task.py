@@ -43,9 +43,11 @@ class TaskEndpoint:
         rejected = reject_unauthenticated(self._verifier, request, "task_rejected")
         if rejected is not None:
             return rejected
-        path = (getattr(request, "path", "/") or "/").strip("/")
-        if path:
-            return self._run_job(path)
+        # The last path segment names a job (behind a URL that may keep the function's
+        # name in front of it); anything else is a task, which Cloud Tasks posts to the root.
+        last = (getattr(request, "path", "") or "").rstrip("/").rsplit("/", 1)[-1]
+        if last in self._jobs:
+            return self._run_job(last)
         try:
             attempt = parse_task(request.get_data(), request.headers, self._table)
         except BadTask as error:
@@ -55,11 +57,8 @@ class TaskEndpoint:
         return json_reply(reply.status, outcome=reply.outcome)
 
     def _run_job(self, name: str) -> Response:
-        job = self._jobs.get(name)
-        if job is None:
-            return json_reply(404, error=f"no job {name!r}; jobs: {', '.join(sorted(self._jobs))}")
         try:
-            report = job()
+            report = self._jobs[name]()
         except TransientError as error:
             log.error("job_failed", job=name, error=str(error))
             return json_reply(503, error=str(error))

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 HOUR = 3600.0
+MIN_GRACE_SECONDS = 10.0
 DAY = 24 * HOUR
 
 
@@ -28,6 +29,7 @@ class HealingPolicy:
     retention_seconds: float = 7 * DAY  # Pub/Sub's retention: after it, an episode is final
     reconcile_every_seconds: float = DAY  # terraform: 0 3 * * *
     reconcile_window_seconds: float = 72 * HOUR
+    reconcile_grace_seconds: float = 120.0  # a session written this recently may be in flight
     round_limit: int = 10_000  # episodes redriven per round at most
     time_scale: float = 1.0
 
@@ -56,6 +58,11 @@ class HealingPolicy:
     @property
     def reconcile_window(self) -> timedelta:
         return self.scaled(self.reconcile_window_seconds)
+
+    @property
+    def reconcile_grace(self) -> timedelta:
+        """In-flight grace; delivery takes real seconds whatever the scale, hence the floor."""
+        return max(self.scaled(self.reconcile_grace_seconds), timedelta(seconds=MIN_GRACE_SECONDS))
 
 
 def healing_policy(

@@ -23,7 +23,6 @@ from shared.reconcile import REPAIRABLE, Freshness, bigquery_entries, compare, f
 log = get_logger("reconcile")
 
 SCAN_PAGE_SIZE = 2000
-GRACE_SECONDS = 120.0  # a session written this recently may still be on its way
 _EPISODE_STATUSES = (SyncStatus.FAILED.value, SyncStatus.ABANDONED.value)
 
 
@@ -47,9 +46,7 @@ class ReconcileRound:
         }
 
 
-def reconcile_recent(
-    ports: HealingPorts, *, grace_seconds: float = GRACE_SECONDS
-) -> ReconcileRound:
+def reconcile_recent(ports: HealingPorts) -> ReconcileRound:
     """Compare the sessions that started in the recent window; replay what needs it.
 
     Raises `TransientError` when Firestore, BigQuery or Pub/Sub fails (the
@@ -63,7 +60,9 @@ def reconcile_recent(
         sync.sessions, sync.pseudonymizer, since=since, until=until, page_size=SCAN_PAGE_SIZE
     )
     bigquery = bigquery_entries(ports.rows, since=since, until=until)
-    freshness = Freshness(started=until.timestamp(), grace=grace_seconds)
+    freshness = Freshness(
+        started=until.timestamp(), grace=sync.policy.reconcile_grace.total_seconds()
+    )
     repairs: list[SessionKey] = []
     for comparison in compare(firestore, bigquery, freshness=freshness):
         report.counts[comparison.finding.value] += 1

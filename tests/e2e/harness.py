@@ -6,6 +6,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from google.api_core import exceptions
@@ -16,7 +17,8 @@ from cli.local.faults import FaultControl
 from cli.local.stack import LocalStack
 from cli.sample_data import completed, generate_sessions
 from shared.gcp.clients import bigquery_client, firestore_client, subscriber_client
-from shared.gcp.firestore_failures import COLLECTION
+from shared.gcp.firestore_failures import COLLECTION, STATE_COLLECTION, STATE_DOCUMENT
+from shared.healing_policy import HealingPolicy
 from shared.model import SessionKey
 from shared.pseudonym import Pseudonymizer
 
@@ -46,9 +48,12 @@ class Pipeline:
         self.faults = FaultControl(self.settings)
         self.pseudonymizer = Pseudonymizer.from_settings(self.settings)
 
-    def new_session(self, *, seed: int | None = None) -> tuple[SessionKey, dict[str, Any]]:
-        """A generated active session written to Firestore."""
-        generated = next(generate_sessions(1, seed=seed or uuid.uuid4().int % 10**6))
+    def new_session(
+        self, *, seed: int | None = None, start_time: datetime | None = None
+    ) -> tuple[SessionKey, dict[str, Any]]:
+        """A generated active session written to Firestore (started at `start_time` if given)."""
+        window = {"start": start_time, "spread": timedelta(seconds=1)} if start_time else {}
+        generated = next(generate_sessions(1, seed=seed or uuid.uuid4().int % 10**6, **window))
         key = SessionKey(generated.user_id, generated.session_id)
         self.document(key).set(generated.document)
         return key, generated.document
@@ -57,6 +62,18 @@ class Pipeline:
         finished = completed(document)
         self.document(key).set(finished)
         return finished
+
+    def recent_start(self) -> datetime:
+        """A start time inside the scheduled reconcile's window (compressed like all time)."""
+        return (
+            datetime.now(UTC)
+            - HealingPolicy(time_scale=self.settings.time_scale).reconcile_window / 4
+        )
+
+    def redrive_state(self) -> dict[str, Any]:
+        """The redrive's memory between rounds, as stored."""
+        document = self.firestore.collection(STATE_COLLECTION).document(STATE_DOCUMENT).get()
+        return document.to_dict() or {}
 
     def document(self, key: SessionKey) -> firestore.DocumentReference:
         return self.firestore.document(key.path)

@@ -117,10 +117,12 @@ def make_unsynced(pipeline: Pipeline, count: int) -> list[SessionKey]:
 
 
 def test_replay_of_abandoned_failures_after_an_outage(
-    pipeline: Pipeline, capsys: pytest.CaptureFixture[str]
+    without_self_healing: Pipeline, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The real outage path: BigQuery fails every request until all retries are spent
-    (seconds here, as the tasks emulator retries at once), then comes back."""
+    (seconds here: the local stack compresses the retry schedule), then comes back. The
+    scheduled redrive is off, so the operator's replay is what heals."""
+    pipeline = without_self_healing
     pipeline.faults.set(fail_rate=1.0)
     keys = write_completed(pipeline, 8)
     wait_all(pipeline, keys, "abandoned", timeout=120)
@@ -300,8 +302,9 @@ def test_interrupted_backfill_resumes_from_its_token_without_gaps(pipeline: Pipe
 
 
 def test_failures_list_json_and_replay_by_status_and_file(
-    pipeline: Pipeline, capsys: pytest.CaptureFixture[str], tmp_path: Any
+    without_self_healing: Pipeline, capsys: pytest.CaptureFixture[str], tmp_path: Any
 ) -> None:
+    pipeline = without_self_healing
     pipeline.faults.set(fail_rate=1.0)
     keys = write_completed(pipeline, 3)
     wait_all(pipeline, keys, "abandoned", timeout=120)
