@@ -6,7 +6,7 @@ CHECKOV := .tools/checkov/bin/checkov
 N ?= 200
 FAIL_RATE ?= 0
 
-.PHONY: setup test unit lint local-up local-down local-status local-reset demo bench package clean
+.PHONY: setup test unit lint local-up local-down local-status local-reset demo bench chaos chaos-down package clean
 
 setup: $(BIN)/session-sync $(CHECKOV)
 
@@ -49,9 +49,15 @@ bench: setup
 	PIPELINE_MODE=local $(BIN)/python -m bench.pipeline_bench
 	$(BIN)/python -m bench.transform_bench
 
+chaos: setup
+	$(BIN)/python -m bench.chaos
+chaos-down: setup
+	$(BIN)/python -m bench.chaos --down
+
 package: setup
 	$(BIN)/python terraform/scripts/build_source_archive.py
 
 clean:
 	-PIPELINE_MODE=local $(BIN)/session-sync local down
-	rm -rf $(VENV) .tools .local-stack .pytest_cache .mypy_cache .ruff_cache .coverage
+	-$(BIN)/python -m bench.chaos --down
+	rm -rf $(VENV) .tools .local-stack .local-stack-chaos .pytest_cache .mypy_cache .ruff_cache .coverage

@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cli.local.stack import LocalStack
-from cli.sample_data import completed, generate_sessions
+from cli.sample_data import completed, generate_sessions, write_sessions
 from shared.contract import SessionCompleted
 from shared.gcp.clients import firestore_client, publisher_client, subscriber_client
 from shared.gcp.pubsub_publisher import PubSubPublisher
@@ -125,20 +125,10 @@ def _stop_when(runner: Any, count: int, done: threading.Event) -> None:
 
 
 def _write_completed(settings: Settings, n: int) -> tuple[list[SessionKey], list[dict[str, Any]]]:
-    client = firestore_client(settings)
-    keys, documents = [], []
-    batch = client.batch()
-    for index, session in enumerate(generate_sessions(n, seed=77)):
-        key = SessionKey(session.user_id, session.session_id)
-        document = completed(session.document)
-        batch.set(client.document(key.path), document)
-        keys.append(key)
-        documents.append(document)
-        if (index + 1) % BATCH == 0:
-            batch.commit()
-            batch = client.batch()
-    batch.commit()
-    return keys, documents
+    sessions = list(generate_sessions(n, seed=77))
+    documents = {session.key: completed(session.document) for session in sessions}
+    write_sessions(firestore_client(settings), sessions, lambda session: documents[session.key])
+    return list(documents), list(documents.values())
 
 
 @contextmanager

@@ -14,7 +14,7 @@ from typing import Any
 from cli.local.faults import FaultControl
 from cli.local.stack import LocalStack
 from cli.progress import Progress
-from cli.sample_data import GeneratedSession, completed, generate_sessions
+from cli.sample_data import GeneratedSession, completed, generate_sessions, write_sessions
 from shared.errors import ConfigError
 from shared.gcp.clients import bigquery_client, firestore_client
 from shared.gcp.firestore_failures import COLLECTION
@@ -22,7 +22,6 @@ from shared.model import SessionKey
 from shared.settings import Settings, load_settings
 
 FINAL = ("synced", "invalid", "abandoned")
-BATCH = 250
 
 
 def register(commands: Any) -> None:
@@ -85,28 +84,15 @@ def _complete_sessions(settings: Settings, count: int, seed: int) -> DemoRun:
     client = firestore_client(settings)
     sessions = list(generate_sessions(count, seed=seed))
     print(f"writing {count} active sessions of {len({s.user_id for s in sessions})} users")
-    _write(client, sessions, lambda s: s.document)
+    write_sessions(client, sessions)
     print(f"completing all {count} sessions in a burst")
-    completed_at = _write(client, sessions, lambda s: completed(s.document))
+    completed_at = write_sessions(client, sessions, lambda s: completed(s.document))
     return DemoRun(settings, sessions, completed_at)
-
-
-def _write(client: Any, sessions: list[GeneratedSession], body: Any) -> dict[SessionKey, datetime]:
-    """Batched writes; returns each document's commit time."""
-    times: dict[SessionKey, datetime] = {}
-    for start in range(0, len(sessions), BATCH):
-        chunk = sessions[start : start + BATCH]
-        batch = client.batch()
-        for session in chunk:
-            batch.set(client.document(_key(session).path), body(session))
-        for session, result in zip(chunk, batch.commit(), strict=True):
-            times[_key(session)] = result.update_time
-    return times
 
 
 def _wait(demo: DemoRun, timeout: float) -> dict[SessionKey, str]:
     client = firestore_client(demo.settings)
-    keys = [_key(s) for s in demo.sessions]
+    keys = [s.key for s in demo.sessions]
     progress = Progress("syncing", total=len(keys))
     deadline = time.monotonic() + timeout
     statuses: dict[SessionKey, str] = {}
@@ -192,7 +178,3 @@ def _percentile(values: list[float], percent: int) -> float:
     if len(values) == 1:
         return values[0]
     return statistics.quantiles(values, n=100, method="inclusive")[percent - 1]
-
-
-def _key(session: GeneratedSession) -> SessionKey:
-    return SessionKey(session.user_id, session.session_id)

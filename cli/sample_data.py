@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from shared.model import SessionKey
 
 EXERCISES = ("squat", "push_up", "lunge", "plank", "deadlift", "shoulder_press")
 WARNINGS = ("knees_in", "back_round", "depth_shallow", "elbows_flared", "hips_sag", "tempo_fast")
@@ -20,6 +22,9 @@ DEVICES = (
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 
 
+WRITE_BATCH = 250  # documents per Firestore commit (the limit is 500)
+
+
 @dataclass(frozen=True)
 class GeneratedSession:
     """One session to write at `users/{user_id}/sessions/{session_id}`."""
@@ -27,6 +32,31 @@ class GeneratedSession:
     user_id: str
     session_id: str
     document: dict[str, Any]
+
+    @property
+    def key(self) -> SessionKey:
+        return SessionKey(self.user_id, self.session_id)
+
+
+def write_sessions(
+    client: Any,
+    sessions: Iterable[GeneratedSession],
+    body: Callable[[GeneratedSession], dict[str, Any]] = lambda session: session.document,
+) -> dict[SessionKey, datetime]:
+    """Set each session's document to `body(session)` in batched commits; return commit times."""
+    times: dict[SessionKey, datetime] = {}
+    chunk: list[GeneratedSession] = []
+    for session in [*sessions, None]:
+        if session is not None:
+            chunk.append(session)
+        if chunk and (session is None or len(chunk) == WRITE_BATCH):
+            batch = client.batch()
+            for item in chunk:
+                batch.set(client.document(item.key.path), body(item))
+            for item, result in zip(chunk, batch.commit(), strict=True):
+                times[item.key] = result.update_time
+            chunk = []
+    return times
 
 
 def generate_sessions(

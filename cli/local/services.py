@@ -170,6 +170,11 @@ def pipeline_services(settings: Settings) -> tuple[ServiceSpec, ...]:
                 "FUNCTION_TARGET": target,
                 "GOOGLE_CLOUD_PROJECT": settings.project,
                 "BIGQUERY_EMULATOR_HOST": f"{HOST}:{proxy_port}",
+                # Explicit, so a stack on other ports never reaches another stack's services.
+                "FIRESTORE_EMULATOR_HOST": settings.firestore_emulator_host or "",
+                "PUBSUB_EMULATOR_HOST": settings.pubsub_emulator_host or "",
+                "CLOUD_TASKS_EMULATOR_HOST": settings.tasks_emulator_host or "",
+                "RETRY_WORKER_URL": settings.retry_worker_url,
                 "LOCAL_TIME_SCALE": repr(settings.time_scale),
                 "THREADS": SERVER_THREADS,
                 "PYTHONPATH": str(ROOT),
