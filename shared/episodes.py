@@ -126,11 +126,16 @@ class Episodes:
     # -- outcomes of a sync ---------------------------------------------------------------
 
     def synced(
-        self, inserted: Sequence[Inserted], *, retry_count: int | None = None
+        self,
+        inserted: Sequence[Inserted],
+        *,
+        retry_count: int | None = None,
+        known: Sequence[FailureRecord] = (),
     ) -> dict[str, str]:
         """Mark sessions `synced` whose content is still what was inserted; resolve the episodes
-        that sync covers. Returns the events whose session changed meanwhile (with a reason):
-        their row is an older version, and they must be synced again.
+        that sync covers (`known` ones at once, others found by a query). Returns the events
+        whose session changed meanwhile (with a reason): their row is an older version, and
+        they must be synced again.
 
         Raises `TransientError` when Firestore fails.
         """
@@ -177,7 +182,7 @@ class Episodes:
         for item in inserted:  # a session's other events of this batch share its fate
             if last[item.snapshot.key].message.event_id in changed:
                 changed[item.message.event_id] = CHANGED_DURING_SYNC
-        self._resolve_covered(committed, retry_count=retry_count)
+        self._resolve_covered(committed, known, retry_count=retry_count)
         return changed
 
     def invalid(
@@ -219,15 +224,10 @@ class Episodes:
 
     def resolve(self, record: FailureRecord, *, retry_count: int | None = None) -> None:
         """Close an open episode as `resolved` (its data is in BigQuery). Idempotent."""
+        change = _resolution(retry_count)
         for _ in range(MAX_ATTEMPTS):
             if record.status not in OPEN_FAILURE_STATUSES:
                 return
-            change = RecordChange(
-                status=FailureStatus.RESOLVED,
-                retry_count=retry_count,
-                unschedule=True,
-                stamps=(Stamp.RESOLVED,),
-            )
             if self._failures.update(record.record_id, change, expected=record.version):
                 log.info("episode_resolved", event_id=record.event_id, session_id=record.session_id)
                 return
@@ -411,26 +411,45 @@ class Episodes:
     def _resolve_covered(
         self,
         committed: dict[SessionKey, tuple[datetime, SessionSnapshot]],
+        known: Sequence[FailureRecord],
         *,
         retry_count: int | None,
     ) -> None:
         """Resolve the open episodes of freshly synced sessions opened before the sync.
 
-        Only sessions that may have some are asked: status `failed`/`abandoned`
-        before, or a retry (whose own episode is open).
+        The episodes the sync was for (a retry's, a redrive's) are known; for other
+        sessions whose status was `failed`/`abandoned`, a query finds them. Another
+        open episode of a session with a known one is left: its own retry or
+        redrive finds it covered.
         """
+        known_keys = {record.key for record in known}
         suspects = [
             key
             for key, (_, before) in committed.items()
-            if retry_count is not None
-            or before.sync_status in (SyncStatus.FAILED.value, SyncStatus.ABANDONED.value)
+            if key not in known_keys
+            and before.sync_status in (SyncStatus.FAILED.value, SyncStatus.ABANDONED.value)
         ]
-        if not suspects:
+        found = self._failures.open_records(suspects) if suspects else []
+        covered = [
+            record
+            for record in (*known, *found)
+            if record.key in committed
+            and record.status in OPEN_FAILURE_STATUSES
+            and record.opened_at is not None
+            and record.opened_at <= committed[record.key][0]
+        ]
+        if not covered:
             return
-        for record in self._failures.open_records(suspects):
-            synced_at = committed[record.key][0]
-            if record.opened_at is not None and record.opened_at <= synced_at:
-                self.resolve(record, retry_count=retry_count)
+        change = _resolution(retry_count)
+        results = self._failures.update_many([(r.record_id, change, r.version) for r in covered])
+        for record in covered:
+            if results.get(record.record_id) is None:  # changed meanwhile: decide again
+                fresh = self._reread(record)
+                synced_at = committed[record.key][0]
+                if fresh.opened_at is not None and fresh.opened_at <= synced_at:
+                    self.resolve(fresh, retry_count=retry_count)
+        if covered:
+            log.info("episodes_resolved", count=len(covered))
 
     def _apply(self, record: FailureRecord, change: RecordChange) -> FailureRecord | None:
         """Apply a change at the record's version; the record as it now is, or None if stale."""
@@ -454,6 +473,16 @@ class Episodes:
         if result.rejected is not None:
             log.error("status_not_recorded", session_id=write.key.session_id, error=result.rejected)
         return result.stale
+
+
+def _resolution(retry_count: int | None) -> RecordChange:
+    """The change that closes an episode as resolved."""
+    return RecordChange(
+        status=FailureStatus.RESOLVED,
+        retry_count=retry_count,
+        unschedule=True,
+        stamps=(Stamp.RESOLVED,),
+    )
 
 
 def _changed(record: FailureRecord, change: RecordChange, committed: datetime) -> FailureRecord:

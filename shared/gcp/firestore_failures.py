@@ -50,7 +50,7 @@ class FirestoreFailureStore:
         reference = self._collection.document(record.record_id)
         with translated("create failure record"):
             try:
-                result = reference.create(_fields(record), retry=None, timeout=self._timeout)
+                result = reference.create(record_fields(record), retry=None, timeout=self._timeout)
             except gexc.AlreadyExists:  # the same episode was recorded before (not Aborted)
                 return _record(reference.get(retry=None, timeout=self._timeout))
         at = result.update_time
@@ -239,7 +239,8 @@ def change_fields(change: RecordChange) -> dict[str, Any]:
     return fields
 
 
-def _fields(record: FailureRecord) -> dict[str, Any]:
+def record_fields(record: FailureRecord) -> dict[str, Any]:
+    """The Firestore fields of a new record."""
     return {
         "userId": record.user_id,
         "sessionId": record.session_id,
