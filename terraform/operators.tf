@@ -175,3 +175,15 @@ resource "google_cloudfunctions2_function_iam_member" "operators_view_functions"
   role           = "roles/cloudfunctions.viewer"
   member         = each.value.member
 }
+
+# `session-sync redrive` syncs one due episode itself as its probe before publishing the
+# rest, so it inserts into the sessions table (that table only, like the workers).
+resource "google_bigquery_table_iam_member" "operators_insert_rows" {
+  for_each = local.operators
+
+  project    = var.project_id
+  dataset_id = google_bigquery_table.sessions.dataset_id
+  table_id   = google_bigquery_table.sessions.table_id
+  role       = "roles/bigquery.dataEditor"
+  member     = each.value
+}

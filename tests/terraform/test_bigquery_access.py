@@ -31,6 +31,15 @@ def test_workers_insert_into_the_sessions_table_only(config: Config) -> None:
     editors = [
         (table, members)
         for role, table, members in grants(config, "google_bigquery_table_iam_member")
-        if role == "roles/bigquery.dataEditor"
+        if role == "roles/bigquery.dataEditor" and members & set(WORKERS)
     ]
     assert editors == [("google_bigquery_table.sessions.table_id", set(WORKERS))]
+
+
+def test_every_data_editor_grant_is_on_the_sessions_table(config: Config) -> None:
+    tables = {
+        table
+        for role, table, _ in grants(config, "google_bigquery_table_iam_member")
+        if role == "roles/bigquery.dataEditor"
+    }
+    assert tables == {"google_bigquery_table.sessions.table_id"}

@@ -36,6 +36,10 @@ EXPECTED = {
     ("google_bigquery_dataset_iam_member", "roles/bigquery.dataViewer"): {
         "google_bigquery_dataset.analytics.dataset_id"
     },
+    # `redrive` syncs one episode as its probe: it inserts into the sessions table only.
+    ("google_bigquery_table_iam_member", "roles/bigquery.dataEditor"): {
+        "google_bigquery_table.sessions.table_id"
+    },
     ("google_secret_manager_secret_iam_member", "roles/secretmanager.secretAccessor"): {
         "google_secret_manager_secret.salt.secret_id"
     },
@@ -51,7 +55,15 @@ EXPECTED = {
         "google_cloudfunctions2_function.retry_worker.name",
     },
 }
-TARGET_ATTRIBUTES = ("topic", "subscription", "dataset_id", "secret_id", "cloud_function", "name")
+TARGET_ATTRIBUTES = (
+    "topic",
+    "subscription",
+    "table_id",
+    "dataset_id",
+    "secret_id",
+    "cloud_function",
+    "name",
+)
 
 
 @pytest.fixture(scope="module")
