@@ -22,10 +22,10 @@ from datetime import UTC, datetime, timedelta
 
 from google.cloud.firestore_v1.base_query import FieldFilter
 
-from cli.bootstrap import build_healing_ports
 from cli.local.stack import LocalStack
 from cli.local.wiring import create_subscriptions
 from cli.sample_data import completed, generate_sessions, write_sessions
+from shared.bootstrap import build_healing_ports
 from shared.contract import SessionCompleted
 from shared.episodes import failure_record
 from shared.gcp.clients import firestore_client, subscriber_client

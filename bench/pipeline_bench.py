@@ -27,10 +27,10 @@ from typing import Any
 
 from cli.local.stack import LocalStack
 from cli.sample_data import completed, generate_sessions, write_sessions
+from shared.bootstrap import build_sync_ports
 from shared.contract import SessionCompleted
 from shared.gcp.clients import firestore_client, publisher_client, subscriber_client
 from shared.gcp.pubsub_publisher import PubSubPublisher
-from shared.gcp.sync_ports import build_sync_ports
 from shared.model import SessionKey, StatusUpdate, StatusWrite, SyncStatus
 from shared.rows import session_row
 from shared.settings import Settings, load_settings

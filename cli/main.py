@@ -8,6 +8,8 @@ from collections.abc import Sequence
 
 from cli import transform_cmd, worker_cmd
 from shared.errors import ConfigError
+from shared.logging import configure_logging
+from shared.settings import log_level
 
 USAGE_ERROR = 2
 
@@ -42,7 +44,12 @@ def _command_modules() -> list[object]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command; exit 0 on success, 1 on failure, 2 on usage or configuration errors."""
+    """Run one command; exit 0 on success, 1 on failure, 2 on usage or configuration errors.
+
+    The pipeline's own log lines go to stderr as JSON, warnings and errors only unless
+    LOG_LEVEL says otherwise: stdout carries the commands' data.
+    """
+    configure_logging(log_level("WARNING"))
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -7,9 +7,9 @@ import json
 from typing import Any
 
 from cli import exits
-from cli.bootstrap import build_healing_ports
 from cli.console import Console
 from cli.failures_cmd import record_json
+from shared.bootstrap import build_healing_ports
 from shared.healing import HealingPorts
 from shared.redrive import redrive
 from shared.settings import load_settings

@@ -17,6 +17,16 @@ def _severity(_: Any, method: str, event: MutableMapping[str, Any]) -> MutableMa
     return event
 
 
+class _CurrentStderr:
+    """Whatever `sys.stderr` is when a line is written (it may be replaced after set-up)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None:
     """Send one JSON object per line to `stream` (stderr by default).
 
@@ -36,7 +46,7 @@ def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
         ),
-        logger_factory=structlog.PrintLoggerFactory(stream or sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(stream or _CurrentStderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=False,
     )
 

@@ -236,6 +236,12 @@ def load_settings(
     return settings
 
 
+def log_level(default: str, environ: Mapping[str, str] | None = None) -> str:
+    """LOG_LEVEL alone, for processes whose other settings depend on the command they run."""
+    env = os.environ if environ is None else environ
+    return _Reader(env).text("LOG_LEVEL", default).upper()
+
+
 class _Reader:
     """Typed access to an environment mapping that names the setting on error."""
 

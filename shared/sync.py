@@ -212,9 +212,7 @@ def _record(
     changed: dict[str, str] = {}
     try:
         if inserted:
-            changed = owner.synced(
-                inserted, retry_count=retry_count, known=list(episodes.values())
-            )
+            changed = owner.synced(inserted, retry_count=retry_count, known=list(episodes.values()))
     except PermanentError as error:  # the rows are in; Firestore refused the bookkeeping for good
         log.error("outcome_not_recorded", count=len(inserted), error=str(error))
     verdicts: list[Verdict] = []

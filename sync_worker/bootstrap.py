@@ -1,14 +1,11 @@
-"""Composition root of the sync worker: settings -> adapters -> handler, push or pull."""
+"""Composition root of the sync worker: settings and ports -> push endpoint or pull runner."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from shared.auth import push_verifier
-from shared.gcp.clients import queue_path, subscriber_client, tasks_client
-from shared.gcp.sync_ports import build_sync_ports
-from shared.gcp.tasks_queue import CloudTasksRetryQueue
-from shared.logging import configure_logging
+from shared.auth import Verifier, push_verifier
 from shared.settings import Settings
 from sync_worker.batcher import MicroBatcher
 from sync_worker.handler import Delivery, Handled, WorkerPorts, handle_deliveries
@@ -17,7 +14,11 @@ from sync_worker.push import PushEndpoint
 
 
 def build_worker_ports(settings: Settings) -> WorkerPorts:
-    """Sync ports plus the retry queue."""
+    """The production ports: sync ports plus the Cloud Tasks retry queue."""
+    from shared.bootstrap import build_sync_ports
+    from shared.gcp.clients import queue_path, tasks_client
+    from shared.gcp.tasks_queue import CloudTasksRetryQueue
+
     queue = CloudTasksRetryQueue(
         tasks_client(settings),
         queue_path(settings),
@@ -29,14 +30,21 @@ def build_worker_ports(settings: Settings) -> WorkerPorts:
     return WorkerPorts(sync=build_sync_ports(settings), queue=queue)
 
 
-def build_push_endpoint(settings: Settings) -> PushEndpoint:
-    """The push endpoint with its micro-batcher; raises `ConfigError` on unsafe settings."""
-    configure_logging(settings.log_level)
-    verifier = push_verifier(settings)
-    ports = build_worker_ports(settings)
+def build_push_endpoint(
+    settings: Settings,
+    *,
+    ports: WorkerPorts | None = None,
+    verifier: Verifier | None = None,
+) -> PushEndpoint:
+    """The push endpoint with its micro-batcher; production ports and verifier unless given.
+
+    Raises `ConfigError` on unsafe settings.
+    """
+    verifier = verifier or push_verifier(settings)
+    worker_ports = ports or build_worker_ports(settings)
 
     def process(deliveries: Sequence[Delivery]) -> list[Handled]:
-        return handle_deliveries(deliveries, ports)
+        return handle_deliveries(deliveries, worker_ports)
 
     batcher: MicroBatcher[Delivery, Handled] = MicroBatcher(
         process, window=settings.batch_window_ms / 1000, max_size=settings.batch_max_rows
@@ -45,15 +53,23 @@ def build_push_endpoint(settings: Settings) -> PushEndpoint:
 
 
 def build_pull_runner(
-    settings: Settings, *, subscription: str, batch_size: int, concurrency: int = 2
+    settings: Settings,
+    *,
+    subscription: str,
+    batch_size: int,
+    concurrency: int = 2,
+    ports: WorkerPorts | None = None,
+    subscriber: Any = None,
 ) -> PullRunner:
     """A streaming-pull runner on `subscription`: batches of up to `batch_size`, in parallel."""
-    configure_logging(settings.log_level)
-    ports = build_worker_ports(settings)
-    subscriber = subscriber_client(settings)
+    if subscriber is None:
+        from shared.gcp.clients import subscriber_client
+
+        subscriber = subscriber_client(settings)
+    worker_ports = ports or build_worker_ports(settings)
 
     def handle(deliveries: Sequence[Delivery]) -> list[Handled]:
-        return handle_deliveries(deliveries, ports)
+        return handle_deliveries(deliveries, worker_ports)
 
     return PullRunner(
         subscriber,

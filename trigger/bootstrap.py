@@ -1,12 +1,9 @@
-"""Composition root of the trigger: settings -> publisher -> CloudEvent handler."""
+"""Composition root of the trigger: settings and a publisher -> the CloudEvent handler."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from shared.gcp.clients import publisher_client
-from shared.gcp.pubsub_publisher import PubSubPublisher
-from shared.logging import configure_logging
 from shared.ports import Publisher
 from shared.settings import Settings
 from trigger.handler import handle_session_written
@@ -22,8 +19,13 @@ class Trigger:
         handle_session_written(cloud_event["id"], cloud_event.data, self._publisher)
 
 
-def build_trigger(settings: Settings) -> Trigger:
-    """Construct the trigger from settings (raises `ConfigError` on a bad setting)."""
-    configure_logging(settings.log_level)
-    client = publisher_client(settings, max_messages=1)
-    return Trigger(PubSubPublisher(client, settings.require_project(), settings.topic))
+def build_trigger(settings: Settings, *, publisher: Publisher | None = None) -> Trigger:
+    """The trigger; publishes to the settings' topic unless `publisher` is given (tests).
+
+    Raises `ConfigError` on a bad setting.
+    """
+    if publisher is None:
+        from shared.bootstrap import build_publisher
+
+        publisher = build_publisher(settings, batch=1)  # one event, one message: no waiting
+    return Trigger(publisher)

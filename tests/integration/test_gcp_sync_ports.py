@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 
 from cli.local.stack import LocalStack
+from shared.bootstrap import build_sync_ports
 from shared.contract import SessionCompleted
 from shared.gcp import clients
 from shared.gcp.bigquery_sink import BigQueryRowSink
 from shared.gcp.firestore_failures import FirestoreFailureStore
 from shared.gcp.firestore_sessions import FirestoreSessionStore
-from shared.gcp.sync_ports import build_sync_ports
 from shared.settings import LOCAL_SALT, Settings
 from shared.sync import Outcome, SyncResult, sync_sessions
 from tests.unit.documents import full_document

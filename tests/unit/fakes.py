@@ -102,8 +102,22 @@ class FakeSessions:
         self.batched_writes += 1
         return {write.key: self._write(write) for write in writes}
 
-    def completed_sessions(self, **_: Any) -> Iterator[tuple[SessionSnapshot, str]]:
-        raise NotImplementedError
+    def completed_sessions(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        after: str | None = None,
+        page_size: int = 500,
+    ) -> Iterator[tuple[SessionSnapshot, str]]:
+        """Completed sessions whose `startTime` is in the window, by path (cursor: the path)."""
+        self.outage.check("list completed sessions")
+        for key in sorted(self.documents, key=lambda k: k.path):
+            document = self.documents[key]
+            start = document.get("startTime")
+            in_window = (since is None or start >= since) and (until is None or start < until)
+            if document.get("status") == "completed" and in_window and key.path > (after or ""):
+                yield SessionSnapshot(key, dict(document), self.versions[key]), key.path
 
     def _write(self, write: StatusWrite) -> WriteResult:
         key, update = write.key, write.update

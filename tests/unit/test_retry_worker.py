@@ -10,17 +10,20 @@ import json
 
 import pytest
 
+from retry_worker.bootstrap import build_task_endpoint
 from retry_worker.handler import TaskAttempt, handle_retry
-from retry_worker.task import BadTask, TaskEndpoint, parse_task
+from retry_worker.task import BadTask, parse_task
 from shared.auth import AllowAll
 from shared.contract import SessionCompleted
 from shared.episodes import failure_record
 from shared.model import FailureStatus, RetryTask, SessionKey, episode_id
 from shared.queue_policy import QueuePolicy
+from shared.settings import load_settings
 from tests.unit.documents import full_document
 from tests.unit.fakes import World
 
 TASK = RetryTask("u1", "s1", "evt-1", "sessions")
+SETTINGS = load_settings({"PIPELINE_MODE": "local"})
 RECORD_ID = episode_id("evt-1")
 
 
@@ -122,11 +125,7 @@ class Request:
 
 def test_endpoint_parses_body_and_headers() -> None:
     world = failed_world()
-    endpoint = TaskEndpoint(
-        AllowAll(),
-        "sessions",
-        lambda a: handle_retry(a, world.ports, max_retries=10),
-    )
+    endpoint = build_task_endpoint(SETTINGS, ports=world.healing, verifier=AllowAll())
     body, status, _ = endpoint(
         Request(
             TASK.body(),

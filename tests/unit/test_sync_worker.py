@@ -12,13 +12,17 @@ import pytest
 from shared.auth import AllowAll, OidcVerifier
 from shared.contract import SessionCompleted
 from shared.model import FailureStatus, RetryTask, SessionKey, episode_id
+from shared.settings import load_settings
 from sync_worker.batcher import MicroBatcher
+from sync_worker.bootstrap import build_push_endpoint
 from sync_worker.envelope import NotAnEnvelope, parse_push_envelope
 from sync_worker.handler import Delivery, Handled, WorkerPorts, handle_deliveries
 from sync_worker.push import PushEndpoint
 from tests.unit import signing
 from tests.unit.documents import full_document
 from tests.unit.fakes import World
+
+SETTINGS = load_settings({"PIPELINE_MODE": "local"})
 
 
 def envelope(message: SessionCompleted | None = None, *, data: bytes | None = None) -> bytes:
@@ -52,7 +56,8 @@ def setup(world: World) -> tuple[SessionCompleted, WorkerPorts]:
 
 
 def endpoint(ports: WorkerPorts, verifier: Any = None) -> PushEndpoint:
-    return PushEndpoint(verifier or AllowAll(), lambda d: handle_deliveries([d], ports)[0])
+    """The push endpoint as the bootstrap builds it (micro-batcher included), over fakes."""
+    return build_push_endpoint(SETTINGS, ports=ports, verifier=verifier or AllowAll())
 
 
 def test_push_syncs_and_acks() -> None:
