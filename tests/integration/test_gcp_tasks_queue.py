@@ -58,6 +58,13 @@ class Dispatch:
     body: bytes
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # socketserver's default backlog of 5 drops connections of a burst of dispatches;
+    # the dispatcher's connect then waits a 1 s SYN retransmit.
+    request_queue_size = 128
+
+
 class Target:
     """A local HTTP server standing in for the retry worker.
 
@@ -90,8 +97,7 @@ class Target:
             def log_message(self, *_: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), Handler)
         self._thread = threading.Thread(
             target=self._server.serve_forever, args=(0.05,), daemon=True
         )
