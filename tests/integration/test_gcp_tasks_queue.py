@@ -408,6 +408,37 @@ def test_several_tasks_are_dispatched_at_once_and_stay_live_while_in_flight(
     assert elapsed < 6 * 1.0, f"{elapsed:.1f} s: dispatched one after another"
 
 
+TOMBSTONE_SECONDS = 3600.0  # Cloud Tasks keeps an ended task's name taken about an hour
+
+
+def test_the_name_of_an_ended_task_is_free_again_after_the_tombstone_time(
+    tasks: tasks_v2.CloudTasksClient, own_queue: QueueFactory, local_settings: Settings
+) -> None:
+    tombstone = TOMBSTONE_SECONDS * local_settings.time_scale  # 36 s on the default scale
+    if tombstone > 120:
+        pytest.skip(f"LOCAL_TIME_SCALE={local_settings.time_scale}: a {tombstone:.0f} s wait")
+    queue = own_queue()
+    task = _unique_task()
+    with Target(status=200) as target:
+        retry_queue = _retry_queue(tasks, queue, target)
+        assert retry_queue.enqueue(task) is Enqueued.CREATED
+        target.wait_for(1)
+        ended = target.dispatches[0].at
+        _wait_gone(tasks, f"{queue}/tasks/{task.name}")
+
+        answers = []
+        while (answer := retry_queue.enqueue(task)) is Enqueued.TOMBSTONED:
+            answers.append(answer)
+            assert time.monotonic() - ended < tombstone + 10, "the name stays taken"
+            time.sleep(0.5)
+        freed = time.monotonic() - ended
+        target.wait_for(2)
+
+    assert answer is Enqueued.CREATED
+    assert len(answers) > 1
+    assert tombstone * 0.97 <= freed <= tombstone + 3, f"freed after {freed:.1f} s"
+
+
 def test_the_stacks_reset_frees_the_names_of_ended_tasks(
     clean_stack: LocalStack, tasks: tasks_v2.CloudTasksClient, local_settings: Settings
 ) -> None:
