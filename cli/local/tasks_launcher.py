@@ -99,7 +99,7 @@ class ScheduledProcessor(threading.Thread):
         self._running = threading.Event()
         self._in_flight: set[str] = set()
         self._pool = ThreadPoolExecutor(CONCURRENT_DISPATCHES, thread_name_prefix="dispatch")
-        self._next_slot: dict[str, float] = {}
+        self._credit: dict[str, tuple[float, float]] = {}  # queue -> (dispatches allowed, as of)
 
     def run(self) -> None:
         self._running.set()
@@ -124,12 +124,26 @@ class ScheduledProcessor(threading.Thread):
                 waiting = task.schedule_time and task.schedule_time > now
                 if waiting or task.name in self._in_flight:
                     continue
-                slot = self._next_slot.get(queue_name, 0.0)
-                if slot > time.monotonic():
+                if not self._take_slot(queue_name, interval):
                     return
-                self._next_slot[queue_name] = max(slot, time.monotonic()) + interval
                 self._in_flight.add(task.name)
                 self._pool.submit(self._dispatch, queue_name, task)
+
+    def _take_slot(self, queue_name: str, interval: float) -> bool:
+        """Whether the queue's rate allows one more dispatch now (a token bucket).
+
+        Credit accrues one dispatch per `interval` and carries over between looks,
+        up to two looks' worth: a rate above one dispatch per look is kept, and an
+        idle queue gains no burst beyond that (a slow queue none at all).
+        """
+        clock = time.monotonic()
+        credit, since = self._credit.get(queue_name, (1.0, clock))
+        credit = min(credit + (clock - since) / interval, max(1.0, 2 * TICK_SECONDS / interval))
+        if credit < 1.0:
+            self._credit[queue_name] = (credit, clock)
+            return False
+        self._credit[queue_name] = (credit - 1.0, clock)
+        return True
 
     def _dispatch(self, queue_name: str, task: Task) -> None:
         task.dispatch_count += 1

@@ -265,8 +265,19 @@ def record_fields(record: FailureRecord) -> dict[str, Any]:
 
 
 def _created(record: FailureRecord, at: datetime) -> FailureRecord:
-    """The record as just created at server time `at`."""
-    return dataclasses.replace(record, created_at=at, opened_at=at, updated_at=at, version=at)
+    """The record as `_fields` stored it at server time `at` (the reason cut, no schedule)."""
+    return dataclasses.replace(
+        record,
+        failure_reason=record.failure_reason[:REASON_CHARS],
+        created_at=at,
+        opened_at=at,
+        updated_at=at,
+        last_retry_at=None,
+        next_redrive_at=None,
+        resolved_at=None,
+        final_at=None,
+        version=at,
+    )
 
 
 def _record(document: Any) -> FailureRecord:

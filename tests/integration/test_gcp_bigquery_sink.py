@@ -10,6 +10,7 @@ the same `bigquery_client(settings, endpoint=...)` the fault proxy uses.
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 import uuid
@@ -25,10 +26,10 @@ from cli.local.provision import table_schema
 from cli.local.stack import LocalStack
 from shared.errors import PermanentError, TransientError
 from shared.gcp import clients
-from shared.gcp.bigquery_sink import BigQueryRowSink
+from shared.gcp.bigquery_sink import MAX_REQUEST_BYTES, BigQueryRowSink
 from shared.pseudonym import Pseudonymizer
 from shared.rows import session_row
-from shared.schema import columns
+from shared.schema import MAX_STRING_CHARS, columns
 from shared.settings import Settings
 from tests.unit.documents import full_document
 
@@ -41,18 +42,24 @@ Reply = tuple[int, dict[str, Any] | None]  # HTTP status and JSON body; None bod
 
 
 class ScriptedBigQuery:
-    """An HTTP server that records insertAll requests and answers each with `reply(body)`."""
+    """An HTTP server that records insertAll requests and answers each with `reply(body, size)`.
 
-    def __init__(self, reply: Callable[[dict[str, Any]], Reply]) -> None:
+    `size` is the request body's length in bytes, as sent.
+    """
+
+    def __init__(self, reply: Callable[[dict[str, Any], int], Reply]) -> None:
         self.requests: list[dict[str, Any]] = []
         self._stop = threading.Event()
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                owner.requests.append({"path": self.path, "body": body})
-                status, answer = reply(body)
+                raw = self.rfile.read(int(self.headers["Content-Length"]))
+                body = json.loads(raw)
+                status, answer = reply(body, len(raw))
+                owner.requests.append(
+                    {"path": self.path, "body": body, "bytes": len(raw), "status": status}
+                )
                 if answer is None:  # hold the connection until the test ends
                     owner._stop.wait(30)
                     return
@@ -148,7 +155,7 @@ def test_rows_violating_the_schema_fail_permanently_without_a_request(
         "ev-unknown": {**_row("s3"), "coach": "x"},
         "ev-missing": {k: v for k, v in _row("s4").items() if k != "warnings"},
     }
-    with ScriptedBigQuery(lambda body: (200, {})) as server:
+    with ScriptedBigQuery(lambda body, size: (200, {})) as server:
         sink = BigQueryRowSink(
             clients.bigquery_client(local_settings, endpoint=server.endpoint), "p.d.t"
         )
@@ -212,7 +219,7 @@ def test_per_row_insert_errors_are_classified_by_reason(local_settings: Settings
         ],
     }
     rows = {f"ev-{n}": _row(f"s{n}") for n in range(5)}
-    with ScriptedBigQuery(lambda body: (200, reply)) as server:
+    with ScriptedBigQuery(lambda body, size: (200, reply)) as server:
         client = clients.bigquery_client(local_settings, endpoint=server.endpoint)
 
         errors = BigQueryRowSink(client, "proj.data.sessions", timeout=5).insert(rows)
@@ -233,31 +240,186 @@ def test_per_row_insert_errors_are_classified_by_reason(local_settings: Settings
     )
 
 
-def test_a_failing_request_is_retried_briefly_then_transient(local_settings: Settings) -> None:
-    with ScriptedBigQuery(
-        lambda body: (503, {"error": {"code": 503, "message": "backend"}})
-    ) as server:
+def _ids(request: dict[str, Any]) -> list[str]:
+    return [item["insertId"] for item in request["body"]["rows"]]
+
+
+def _bad_request(message: str) -> Reply:
+    return 400, {"error": {"code": 400, "message": message, "errors": [{"reason": "invalid"}]}}
+
+
+def test_a_request_rejected_as_a_whole_is_bisected_down_to_the_poison_row(
+    local_settings: Settings,
+) -> None:
+    """BigQuery answers 400 for the whole request when one row is unacceptable."""
+    rows = {f"ev-{n}": _row(f"s{n}") for n in range(8)}
+
+    def reply(body: dict[str, Any], size: int) -> Reply:
+        if any(item["insertId"] == "ev-5" for item in body["rows"]):
+            return _bad_request("poison row")
+        return 200, {}
+
+    with ScriptedBigQuery(reply) as server:
         client = clients.bigquery_client(local_settings, endpoint=server.endpoint)
 
-        with pytest.raises(TransientError, match=r"^insert rows: ServiceUnavailable: 503"):
-            BigQueryRowSink(client, "p.d.t", timeout=5).insert({"ev-1": _row("s1")})
+        errors = BigQueryRowSink(client, "p.d.t", timeout=5).insert(rows)
 
-    assert len(server.requests) == 3
+    assert [(_ids(request), request["status"]) for request in server.requests] == [
+        ([f"ev-{n}" for n in range(8)], 400),
+        (["ev-0", "ev-1", "ev-2", "ev-3"], 200),
+        (["ev-4", "ev-5", "ev-6", "ev-7"], 400),
+        (["ev-4", "ev-5"], 400),
+        (["ev-4"], 200),
+        (["ev-5"], 400),  # rejected alone: the row is at fault, not retried
+        (["ev-6", "ev-7"], 200),
+    ]
+    assert list(errors) == ["ev-5"]
+    assert isinstance(errors["ev-5"], PermanentError)
+    assert str(errors["ev-5"]).startswith("insert rejected: insert rows: BadRequest: 400")
+    assert "poison row" in str(errors["ev-5"])
+    accepted = [i for request in server.requests if request["status"] == 200 for i in _ids(request)]
+    assert sorted(accepted) == sorted(set(rows) - {"ev-5"})  # every other row exactly once
+
+
+def test_a_lone_row_rejected_as_a_whole_is_permanent(local_settings: Settings) -> None:
+    with ScriptedBigQuery(lambda body, size: _bad_request("no such field")) as server:
+        client = clients.bigquery_client(local_settings, endpoint=server.endpoint)
+
+        errors = BigQueryRowSink(client, "p.d.t", timeout=5).insert({"ev-1": _row("s1")})
+
+    assert len(server.requests) == 1
+    assert list(errors) == ["ev-1"] and isinstance(errors["ev-1"], PermanentError)
+
+
+def test_rows_all_rejected_even_alone_are_transient_the_table_is_at_fault(
+    local_settings: Settings,
+) -> None:
+    """A schema or permission change makes BigQuery refuse any row: retry, never `invalid`."""
+    rows = {f"ev-{n}": _row(f"s{n}") for n in range(4)}
+    with ScriptedBigQuery(lambda body, size: _bad_request("table schema changed")) as server:
+        client = clients.bigquery_client(local_settings, endpoint=server.endpoint)
+
+        errors = BigQueryRowSink(client, "p.d.t", timeout=5).insert(rows)
+
+    assert [_ids(request) for request in server.requests] == [
+        ["ev-0", "ev-1", "ev-2", "ev-3"],
+        ["ev-0", "ev-1"],
+        ["ev-0"],
+        ["ev-1"],
+        ["ev-2", "ev-3"],
+        ["ev-2"],
+        ["ev-3"],
+    ]
+    assert list(errors) == list(rows)
+    for error in errors.values():
+        assert type(error) is TransientError
+        assert str(error).startswith("every row rejected: insert rejected: insert rows: BadRequest")
+
+
+# insertAll refuses an HTTP request over 10 MB; a row here is about 1 MiB (128 warnings of
+# the largest string a column takes).
+INSERT_ALL_LIMIT_BYTES = 10_000_000
+
+
+def _large_row(session_id: str) -> dict[str, Any]:
+    return _row(session_id, warnings=[session_id[-1] * MAX_STRING_CHARS] * 128)
+
+
+def test_large_batches_go_in_requests_under_the_request_size_limit(
+    local_settings: Settings,
+) -> None:
+    rows = {f"ev-{n:02d}": _large_row(f"s{n:02d}") for n in range(20)}
+
+    def reply(body: dict[str, Any], size: int) -> Reply:
+        return (400, {"error": {"code": 400}}) if size > INSERT_ALL_LIMIT_BYTES else (200, {})
+
+    with ScriptedBigQuery(reply) as server:
+        client = clients.bigquery_client(local_settings, endpoint=server.endpoint)
+
+        errors = BigQueryRowSink(client, "p.d.t", timeout=30).insert(rows)
+
+    assert errors == {}
+    sizes = [request["bytes"] for request in server.requests]
+    assert [len(_ids(request)) for request in server.requests] == [8, 8, 4], sizes
+    assert all(size <= MAX_REQUEST_BYTES for size in sizes), sizes
+    assert [i for request in server.requests for i in _ids(request)] == list(rows)
+    row_bytes = sizes[-1] / 4
+    assert sizes[0] + row_bytes > MAX_REQUEST_BYTES  # full: one more row would not fit
+    assert {request["body"]["skipInvalidRows"] for request in server.requests} == {True}
+
+
+def test_a_request_refused_for_its_size_is_halved_until_it_fits(
+    local_settings: Settings,
+) -> None:
+    """Should BigQuery's limit be lower than the sink assumes, halving still lands every row."""
+    limit = 3 * 1024 * 1024
+    rows = {f"ev-{n:02d}": _large_row(f"s{n:02d}") for n in range(10)}
+
+    def reply(body: dict[str, Any], size: int) -> Reply:
+        return _bad_request("Request payload size exceeds the limit") if size > limit else (200, {})
+
+    with ScriptedBigQuery(reply) as server:
+        client = clients.bigquery_client(local_settings, endpoint=server.endpoint)
+
+        errors = BigQueryRowSink(client, "p.d.t", timeout=30).insert(rows)
+
+    assert errors == {}
+    assert [(len(_ids(request)), request["status"]) for request in server.requests] == [
+        (8, 400),
+        (4, 400),
+        (2, 200),
+        (2, 200),
+        (4, 400),
+        (2, 200),
+        (2, 200),
+        (2, 200),  # the second request of the batch: 2 rows from the start
+    ]
+    for request in server.requests:
+        assert (request["bytes"] > limit) == (request["status"] == 400)
+    accepted = [i for request in server.requests if request["status"] == 200 for i in _ids(request)]
+    assert accepted == list(rows)
+
+
+def test_a_failing_request_is_retried_briefly_then_each_of_its_rows_is_transient(
+    local_settings: Settings,
+) -> None:
+    """The batch spans two requests: the failing one costs only its own rows."""
+    rows = {f"ev-{n:02d}": _large_row(f"s{n:02d}") for n in range(10)}
+
+    def reply(body: dict[str, Any], size: int) -> Reply:
+        if body["rows"][0]["insertId"] == "ev-00":
+            return 503, {"error": {"code": 503, "message": "backend"}}
+        return 200, {}
+
+    with ScriptedBigQuery(reply) as server:
+        client = clients.bigquery_client(local_settings, endpoint=server.endpoint)
+
+        errors = BigQueryRowSink(client, "p.d.t", timeout=30).insert(rows)
+
+    assert [(len(_ids(request)), request["status"]) for request in server.requests] == [
+        (8, 503),
+        (8, 503),
+        (8, 503),
+        (2, 200),
+    ]
+    assert list(errors) == list(rows)[:8]
+    for error in errors.values():
+        assert type(error) is TransientError
+        assert str(error).startswith("insert rows: ServiceUnavailable: 503")
 
 
 def test_a_silent_endpoint_times_out_at_the_short_deadline(local_settings: Settings) -> None:
-    with ScriptedBigQuery(lambda body: (200, None)) as server:
+    with ScriptedBigQuery(lambda body, size: (200, None)) as server:
         client = clients.bigquery_client(local_settings, endpoint=server.endpoint)
         started = time.monotonic()
 
-        with pytest.raises(
-            TransientError, match=r"^insert rows: (ReadTimeout|Timeout|ConnectionError)"
-        ):
-            BigQueryRowSink(client, "p.d.t", timeout=0.3).insert({"ev-1": _row("s1")})
+        errors = BigQueryRowSink(client, "p.d.t", timeout=0.3).insert({"ev-1": _row("s1")})
 
         elapsed = time.monotonic() - started
     assert len(server.requests) == 3
     assert elapsed < 4, f"took {elapsed:.1f} s"
+    assert list(errors) == ["ev-1"] and type(errors["ev-1"]) is TransientError
+    assert re.match(r"^insert rows: (ReadTimeout|Timeout|ConnectionError)", str(errors["ev-1"]))
 
 
 def test_a_missing_table_is_a_transient_error(
@@ -266,5 +428,9 @@ def test_a_missing_table_is_a_transient_error(
     """The table may be created by a deployment still running: retried later, never `invalid`."""
     sink = BigQueryRowSink(bq, f"{local_settings.table_id}_missing", timeout=5)
 
-    with pytest.raises(TransientError, match=r"^insert rows: NotFound: 404"):
-        sink.insert({"ev-1": _row("s1")})
+    errors = sink.insert({"ev-1": _row("s1"), "ev-2": _row("s2")})
+
+    assert list(errors) == ["ev-1", "ev-2"]
+    for error in errors.values():
+        assert type(error) is TransientError
+        assert str(error).startswith("insert rows: NotFound: 404")

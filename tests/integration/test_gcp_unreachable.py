@@ -1,7 +1,8 @@
 """Every adapter method against an emulator address where nothing listens: a quick `TransientError`.
 
 The error is the pipeline's own (never a Google exception), names the action,
-and keeps the Google or network error as its cause.
+and keeps the Google or network error as its cause. The BigQuery sink never
+raises: it returns that error for each row instead.
 """
 
 from __future__ import annotations
@@ -25,18 +26,22 @@ from shared.gcp.pubsub_publisher import PubSubPublisher
 from shared.gcp.tasks_queue import CloudTasksRetryQueue
 from shared.model import (
     FailureRecord,
-    FailureStatus,
+    RecordChange,
     RetryTask,
     SessionKey,
+    Stamp,
     StatusUpdate,
+    StatusWrite,
     SyncStatus,
 )
+from shared.ports import RedriveState
 from shared.schema import columns, validate_row
 from shared.settings import Settings
 
 pytestmark = pytest.mark.integration
 
 KEY = SessionKey("u1", "s1")
+AT = datetime(2026, 5, 1, 10, 0, tzinfo=UTC)
 SYNCED = StatusUpdate(SyncStatus.SYNCED, event_id="ev-1")
 RECORD = FailureRecord(
     record_id="r1", user_id="u1", session_id="s1", event_id="ev-1", failure_reason="x"
@@ -93,12 +98,10 @@ def _assert_quick_transient(call: Callable[[], object], action: str) -> None:
 
 
 SESSION_CALLS: dict[str, tuple[str, Callable[[FirestoreSessionStore], object]]] = {
-    "get": ("read session", lambda store: store.get(KEY)),
     "get_many": ("read sessions", lambda store: store.get_many([KEY])),
-    "update_status": ("update session status", lambda store: store.update_status(KEY, SYNCED)),
-    "update_statuses": (
+    "write_statuses": (
         "update session statuses",
-        lambda store: store.update_statuses([(KEY, SYNCED)]),
+        lambda store: store.write_statuses([StatusWrite(KEY, SYNCED, AT)]),
     ),
     "completed_sessions": (
         "list completed sessions",
@@ -106,7 +109,7 @@ SESSION_CALLS: dict[str, tuple[str, Callable[[FirestoreSessionStore], object]]] 
     ),
     "completed_sessions_ranged": (
         "list completed sessions",
-        lambda store: list(store.completed_sessions(since=datetime(2026, 1, 1, tzinfo=UTC))),
+        lambda store: list(store.completed_sessions(since=AT)),
     ),
 }
 
@@ -119,15 +122,26 @@ def test_session_store_methods(method: str, nowhere: Settings) -> None:
     _assert_quick_transient(lambda: call(store), action)
 
 
+RETRIED = RecordChange(retry_count=1, reason="x", stamps=(Stamp.RETRIED,))
 FAILURE_CALLS: dict[str, tuple[str, Callable[[FirestoreFailureStore], object]]] = {
-    "open": ("open failure record", lambda store: store.open(RECORD)),
+    "create": ("create failure record", lambda store: store.create(RECORD)),
     "get": ("read failure record", lambda store: store.get("r1")),
-    "record_retry": (
-        "update failure record",
-        lambda store: store.record_retry("r1", retry_count=1, reason="x"),
+    "get_many": ("read failure records", lambda store: store.get_many(["r1", "r2"])),
+    "update": ("update failure records", lambda store: store.update("r1", RETRIED, expected=AT)),
+    "update_many": (
+        "update failure records",
+        lambda store: store.update_many([("r1", RETRIED, AT), ("r2", RETRIED, None)]),
     ),
-    "close": ("update failure record", lambda store: store.close("r1", FailureStatus.RESOLVED)),
-    "resolve_open": ("resolve failure records", lambda store: store.resolve_open([KEY])),
+    "open_records": ("read open failure records", lambda store: store.open_records([KEY])),
+    "due": (
+        "list failure records",
+        lambda store: list(store.due(now=AT, stuck_before=AT, limit=10)),
+    ),
+    "redrive_state": ("read redrive state", lambda store: store.redrive_state()),
+    "save_redrive_state": (
+        "save redrive state",
+        lambda store: store.save_redrive_state(RedriveState(1, AT, "down")),
+    ),
     "list": ("list failure records", lambda store: list(store.list())),
 }
 
@@ -152,12 +166,22 @@ def test_publish(nowhere: Settings) -> None:
 
 
 def test_insert_rows(nowhere: Settings) -> None:
+    """The sink never raises: each row of the failed request comes back with the error."""
     endpoint = f"127.0.0.1:{_free_port()}"
     with clients.bigquery_client(nowhere, endpoint=endpoint) as client:
         sink = BigQueryRowSink(client, nowhere.table_id, timeout=1)
         validate_row(ROW)
+        started = time.monotonic()
 
-        _assert_quick_transient(lambda: sink.insert({"ev-1": ROW}), "insert rows")
+        errors = sink.insert({"ev-1": ROW, "ev-2": {**ROW, "session_id": "s2"}})
+
+        elapsed = time.monotonic() - started
+    assert list(errors) == ["ev-1", "ev-2"]
+    for error in errors.values():
+        assert type(error) is TransientError
+        assert str(error).startswith("insert rows: ")
+        assert isinstance(error.__cause__, exceptions.GoogleAPIError | OSError | TimeoutError)
+    assert elapsed < 5, f"insert took {elapsed:.1f} s"
 
 
 def test_enqueue(nowhere: Settings) -> None:
@@ -167,5 +191,6 @@ def test_enqueue(nowhere: Settings) -> None:
         )
 
         _assert_quick_transient(
-            lambda: queue.enqueue(RetryTask("u1", "s1", "ev-1", "sessions")), "enqueue retry task"
+            lambda: queue.enqueue(RetryTask("u1", "s1", "ev-1", "sessions", generation=2)),
+            "enqueue retry task",
         )
