@@ -29,6 +29,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib import error as urlerror
+from urllib import request as urlrequest
 
 from gcloud_tasks_emulator import server
 from gcloud_tasks_emulator.__main__ import main
@@ -42,6 +43,7 @@ TIME_SCALE = float(os.environ.get("LOCAL_TIME_SCALE", "1"))
 TOMBSTONE_SECONDS = 3600.0  # Cloud Tasks keeps an ended task's name taken about an hour
 CONCURRENT_DISPATCHES = 16
 TICK_SECONDS = 0.01
+_DIRECT = urlrequest.build_opener(urlrequest.ProxyHandler({}))  # targets are local: no proxy
 _lock = threading.RLock()
 _tombstones: dict[str, float] = {}  # task name -> monotonic time its name frees up
 
@@ -148,10 +150,7 @@ class ScheduledProcessor(threading.Thread):
     def _dispatch(self, queue_name: str, task: Task) -> None:
         task.dispatch_count += 1
         try:
-            response = server._make_task_request(
-                queue_name, task, self._state._target_host, self._state._target_port
-            )
-            status = response.status
+            status = _post(queue_name, task)
         except urlerror.HTTPError as failure:
             status = failure.code
         except Exception:  # refused, reset, timed out: Cloud Tasks counts these as failures
@@ -171,6 +170,22 @@ class ScheduledProcessor(threading.Thread):
                 return
             delay = policy.backoff_seconds(task.dispatch_count) * TIME_SCALE
             task.schedule_time = _now() + timedelta(seconds=delay)
+
+
+def _post(queue_name: str, task: Task) -> int:
+    """POST an HTTP task as Cloud Tasks does, cut off at its dispatch deadline; the status."""
+    http = task.http_request
+    headers = {
+        **dict(http.headers),
+        "X-CloudTasks-QueueName": queue_name.rsplit("/", 1)[-1],
+        "X-CloudTasks-TaskName": task.name.rsplit("/", 1)[-1],
+        "X-CloudTasks-TaskRetryCount": str(task.dispatch_count - 1),
+        "X-CloudTasks-TaskExecutionCount": str(task.dispatch_count - 1),
+    }
+    deadline = task.dispatch_deadline.total_seconds() if task.dispatch_deadline else 600.0
+    call = urlrequest.Request(http.url, data=http.body, headers=headers, method="POST")
+    with _DIRECT.open(call, timeout=deadline) as response:
+        return int(response.status)
 
 
 _original_create_task = server.QueueState.create_task
