@@ -137,6 +137,13 @@ def _schedule_faults(run: Run) -> None:
 
         return act
 
+    def trigger_down() -> None:
+        run.note(f"trigger down for {plan.trigger_down_seconds:g} s")
+        stack.stop_service("trigger")  # the whole server: a killed one's worker may linger
+        time.sleep(plan.trigger_down_seconds)
+        stack.up()
+        run.note("trigger back")
+
     def outage() -> None:
         run.note(f"BigQuery fails every request for {plan.outage_seconds:g} s")
         faults.set(fail_rate=plan.fail_rate, fail_for_seconds=plan.outage_seconds)
@@ -156,7 +163,7 @@ def _schedule_faults(run: Run) -> None:
     run.at(0.25 * span, outage)
     run.at(0.4 * span, crash("retry-worker", 1.0))
     run.at(0.6 * span, crash("sync-worker", 1.0))
-    run.at(0.8 * span, crash("trigger", plan.trigger_down_seconds))
+    run.at(0.8 * span, trigger_down)
     run.at(long_start, long_outage)
     run.at(long_end, back)
 

@@ -100,8 +100,9 @@ def test_a_redelivered_event_of_a_closed_episode_gets_a_new_attempt_series(
 
 def test_completions_the_trigger_never_saw_are_repaired_and_recorded(pipeline: Pipeline) -> None:
     """The Firestore emulator drops events while the trigger is down; the daily reconcile
-    replays the valid session and has the pipeline record the invalid one."""
-    pipeline.stack.kill_service("trigger")
+    replays the valid session and has the pipeline record the invalid one. (Stopped, not
+    killed: a killed server's worker process may serve a moment longer.)"""
+    pipeline.stack.stop_service("trigger")
     try:
         valid, document = pipeline.new_session(start_time=pipeline.recent_start())
         pipeline.complete(valid, document)

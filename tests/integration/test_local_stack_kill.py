@@ -33,6 +33,7 @@ SERVICES = (
     "trigger",
     "sync-worker",
     "retry-worker",
+    "scheduler",
 )
 # Well under the 30 s an orphaned function server holds its port while a request is in flight.
 BACK_WITHIN_SECONDS = 20.0
