@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from cli import exits, selectors
+from cli import exits
 from cli.arguments import add_publish_arguments, add_window_arguments
 from cli.bootstrap import SCAN_PAGE_SIZE, OperatorPorts, build_operator_ports
 from cli.confirm import confirm
@@ -158,7 +158,7 @@ def backfill(request: BackfillRequest, ports: OperatorPorts, console: Console) -
             scanned += 1
             progress.note = f"scanned {scanned}"
             if request.wants(snapshot):
-                batches.add(snapshot.key, completed_at=selectors.completed_at(snapshot))
+                batches.add(snapshot.key)
             else:
                 skipped[str(snapshot.sync_status)] += 1
             if batches.pending == 0:

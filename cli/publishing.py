@@ -116,11 +116,11 @@ class BatchPublisher:
     def pending(self) -> int:
         return len(self._batch)
 
-    def add(self, key: SessionKey, *, completed_at: str | None = None) -> None:
+    def add(self, key: SessionKey) -> None:
         """Queue one session; publishes the batch once it is full."""
         self._batch.append(
             SessionCompleted.new(
-                key.user_id, key.session_id, origin=self._origin, completed_at=completed_at
+                key.user_id, key.session_id, origin=self._origin
             )
         )
         if len(self._batch) >= self._batch_size:

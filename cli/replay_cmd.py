@@ -20,7 +20,6 @@ from cli.dead_letters import DrainStats, drain
 from cli.exits import UsageError
 from cli.progress import Progress
 from cli.publishing import DEFAULT_BATCH, BatchPublisher, ListingPublisher, Throttle
-from cli.selectors import Selected
 from cli.timeparse import check_window
 from shared.errors import TransientError
 from shared.model import SessionKey
@@ -227,9 +226,9 @@ def replay(request: ReplayRequest, ports: OperatorPorts, console: Console) -> in
     started = time.monotonic()
     code, problem = exits.OK, ""
     try:
-        for item in _selection(request, ports, stats):
-            if stats.first_time(item.key):
-                batches.add(item.key, completed_at=item.completed_at)
+        for key in _selection(request, ports, stats):
+            if stats.first_time(key):
+                batches.add(key)
         batches.flush()
         if request.dead_letters:
             stats.dead_letters = drain(
@@ -258,16 +257,14 @@ def _explicit_total(request: ReplayRequest) -> int:
 
 def _selection(
     request: ReplayRequest, ports: OperatorPorts, stats: ReplayStats
-) -> Iterator[Selected]:
-    explicit = itertools.chain(
+) -> Iterator[SessionKey]:
+    yield from itertools.chain(
         request.sessions, *(selectors.file_sessions(path) for path in request.files)
     )
-    yield from (Selected(key) for key in explicit)
     if request.failure_statuses:
-        keys = selectors.failure_sessions(
+        yield from selectors.failure_sessions(
             ports.failures, request.failure_statuses, skipped=stats.skipped_records
         )
-        yield from (Selected(key) for key in keys)
     if request.sync_statuses:
         yield from selectors.status_sessions(
             ports.sessions, request.sync_statuses, since=request.since, until=request.until

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -13,23 +12,14 @@ from cli.bootstrap import SCAN_PAGE_SIZE
 from cli.exits import UsageError
 from shared.contract import validate_ids
 from shared.errors import PermanentError
-from shared.model import OPEN_FAILURE_STATUSES, FailureStatus, SessionKey, SessionSnapshot
+from shared.model import OPEN_FAILURE_STATUSES, FailureStatus, SessionKey
 from shared.ports import FailureStore, SessionStore
-from shared.timestamps import utc_rfc3339
 
 # `--failures` with no value: the open records, the ones a successful sync resolves.
 DEFAULT_FAILURE_STATUSES = tuple(status.value for status in OPEN_FAILURE_STATUSES)
 FAILURE_CHOICES = ("pending", "abandoned", "invalid")
 # `--status` values; `unsynced` means the session has no `bigquerySyncStatus` yet.
 STATUS_CHOICES = ("failed", "abandoned", "unsynced")
-
-
-@dataclass(frozen=True)
-class Selected:
-    """A session to publish, with its completion time when the selector read the document."""
-
-    key: SessionKey
-    completed_at: str | None = None
 
 
 def parse_session(text: str) -> SessionKey:
@@ -83,7 +73,7 @@ def status_sessions(
     *,
     since: datetime | None = None,
     until: datetime | None = None,
-) -> Iterator[Selected]:
+) -> Iterator[SessionKey]:
     """Stream completed sessions (startTime in [since, until)) whose sync status is one of these.
 
     Firestore cannot query a missing field, so this pages through every
@@ -94,12 +84,7 @@ def status_sessions(
         since=since, until=until, page_size=SCAN_PAGE_SIZE
     ):
         if snapshot.sync_status in wanted:
-            yield Selected(snapshot.key, completed_at(snapshot))
-
-
-def completed_at(snapshot: SessionSnapshot) -> str | None:
-    """The document's last write time as RFC 3339, the `completed_at` a replay carries."""
-    return utc_rfc3339(snapshot.update_time) if snapshot.update_time else None
+            yield snapshot.key
 
 
 def _line_session(line: str, *, where: str) -> SessionKey:

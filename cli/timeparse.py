@@ -33,6 +33,11 @@ def parse_moment(text: str) -> datetime:
         )
     date, _, rest = value.replace("t", "T").replace(" ", "T").partition("T")
     clock, zone = _split_zone(rest)
+    hours, minutes = int(zone[1:3]), int(zone[4:6])
+    if hours > 23 or minutes > 59:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} has the offset {zone}: an offset is between -23:59 and +23:59"
+        )
     whole, _, fraction = clock.partition(".")
     micros = fraction[:6].ljust(6, "0") if fraction else "000000"
     try:

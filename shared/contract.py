@@ -31,11 +31,6 @@ class SessionCompleted:
     session_id: str
     event_id: str
     origin: Origin = "trigger"
-    completed_at: str | None = None
-
-    @property
-    def document_path(self) -> str:
-        return f"users/{self.user_id}/sessions/{self.session_id}"
 
     def encode(self) -> tuple[bytes, dict[str, str]]:
         """Return Pub/Sub `data` and `attributes` for this message."""
@@ -43,12 +38,10 @@ class SessionCompleted:
         return data, {"schema_version": SCHEMA_VERSION, "origin": self.origin}
 
     @classmethod
-    def new(
-        cls, user_id: str, session_id: str, *, origin: Origin, completed_at: str | None = None
-    ) -> SessionCompleted:
+    def new(cls, user_id: str, session_id: str, *, origin: Origin) -> SessionCompleted:
         """A message with a freshly generated event id (replays and backfills)."""
         event_id = f"{origin}-{uuid.uuid4().hex}"
-        message = cls(user_id, session_id, event_id, origin, completed_at)
+        message = cls(user_id, session_id, event_id, origin)
         validate_ids(message.user_id, message.session_id, message.event_id)
         return message
 
@@ -78,10 +71,7 @@ def decode(data: bytes, attributes: Mapping[str, str] | None) -> SessionComplete
     origin = body.get("origin", "trigger")
     if origin not in ORIGINS:
         raise PermanentError(f"must be one of {', '.join(ORIGINS)}", field="origin")
-    completed_at = body.get("completed_at")
-    if completed_at is not None and not isinstance(completed_at, str):
-        raise PermanentError("must be a string or null", field="completed_at")
-    return SessionCompleted(user_id, session_id, event_id, cast(Origin, origin), completed_at)
+    return SessionCompleted(user_id, session_id, event_id, cast(Origin, origin))
 
 
 def validate_ids(user_id: str, session_id: str, event_id: str) -> None:

@@ -48,10 +48,6 @@ def columns() -> tuple[Column, ...]:
     return tuple(Column(**spec) for spec in json.loads(schema_text()))
 
 
-def column_names() -> tuple[str, ...]:
-    return tuple(column.name for column in columns())
-
-
 def validate_row(row: dict[str, Any]) -> None:
     """Check a row against `schema.json`: names, types, REQUIRED, REPEATED, limits.
 

@@ -11,7 +11,6 @@ from google.events.cloud.firestore import Document, DocumentEventData
 
 from shared.errors import PermanentError
 from shared.model import SessionKey
-from shared.timestamps import utc_rfc3339
 
 _BASE64_TEXT = re.compile(rb"^[A-Za-z0-9+/=\s]*$")
 _SESSION_PATH = re.compile(r"/documents/users/([^/]+)/sessions/([^/]+)$")
@@ -24,7 +23,6 @@ class SessionWrite:
     key: SessionKey | None  # None for a deleted document
     old_status: str | None
     new_status: str | None
-    update_time: str | None
 
 
 def decode_document_event(data: bytes | str) -> SessionWrite:
@@ -47,7 +45,6 @@ def decode_document_event(data: bytes | str) -> SessionWrite:
         key=_session_key(new.name) if new.name else None,
         old_status=_status(event.old_value),
         new_status=_status(new),
-        update_time=utc_rfc3339(new.update_time) if new.update_time else None,
     )
 
 

@@ -30,9 +30,7 @@ def handle_session_written(
         return None
     if write.key is None or write.old_status == COMPLETED or write.new_status != COMPLETED:
         return None
-    message = SessionCompleted(
-        write.key.user_id, write.key.session_id, event_id, "trigger", write.update_time
-    )
+    message = SessionCompleted(write.key.user_id, write.key.session_id, event_id, "trigger")
     publisher.publish([message])
     log.info("completion_published", event_id=event_id, session_id=message.session_id)
     return message

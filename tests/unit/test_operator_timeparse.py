@@ -81,3 +81,12 @@ def test_an_inverted_window_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["reconcile", "--since", "2026-03-02", "--until", "2026-03-01"])
     assert code == 2
     assert "--since" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("offset", ["+24:00", "+25:00", "-24:30", "+09:60"])
+def test_an_offset_out_of_range_is_named_in_plain_words(offset: str) -> None:
+    with pytest.raises(argparse.ArgumentTypeError) as raised:
+        parse_moment(f"2026-01-01T00:00:00{offset}")
+    message = str(raised.value)
+    assert "timedelta" not in message
+    assert offset in message and "-23:59 and +23:59" in message
