@@ -118,11 +118,7 @@ class BatchPublisher:
 
     def add(self, key: SessionKey) -> None:
         """Queue one session; publishes the batch once it is full."""
-        self._batch.append(
-            SessionCompleted.new(
-                key.user_id, key.session_id, origin=self._origin
-            )
-        )
+        self._batch.append(SessionCompleted.new(key.user_id, key.session_id, origin=self._origin))
         if len(self._batch) >= self._batch_size:
             self.flush()
 

@@ -25,6 +25,8 @@ from shared.errors import TransientError
 from shared.model import SessionKey
 from shared.settings import load_settings
 
+LOOKUP_BATCH = 300  # sessions looked up per Firestore round trip
+
 
 @dataclass(frozen=True)
 class ReplayRequest:
@@ -198,11 +200,13 @@ def run(args: argparse.Namespace) -> int:
 def replay(request: ReplayRequest, ports: OperatorPorts, console: Console) -> int:
     """Publish one replay message per selected session; return the exit code.
 
-    Id files are read once up front so that a bad line stops the command before
-    anything is published. Raises `UsageError` (bad file, no terminal without
+    Id files are read once up front, and the sessions given by id looked up, so that
+    a bad line or a session that does not exist stops the command before anything is
+    published. Raises `UsageError` (bad file, unknown session, no terminal without
     `--yes`).
     """
     total = _explicit_total(request)
+    _refuse_missing(request, ports)
     if not request.dry_run and not confirm(
         f"Publish replay messages for {request.describe(ports.hold_subscription)}"
         f" to {ports.topic}?",
@@ -248,6 +252,28 @@ def replay(request: ReplayRequest, ports: OperatorPorts, console: Console) -> in
         console.say(problem)
     console.say(_summary(request, ports, stats, batches.published, time.monotonic() - started))
     return code
+
+
+def _refuse_missing(request: ReplayRequest, ports: OperatorPorts) -> None:
+    """Refuse ids that name no session: a replay of one would only record it `invalid`."""
+    explicit = list(
+        dict.fromkeys(
+            itertools.chain(
+                request.sessions, *(selectors.file_sessions(path) for path in request.files)
+            )
+        )
+    )
+    missing: list[SessionKey] = []
+    for start in range(0, len(explicit), LOOKUP_BATCH):
+        found = ports.sessions.get_many(explicit[start : start + LOOKUP_BATCH])
+        missing.extend(key for key, snapshot in found.items() if snapshot is None)
+    if missing:
+        shown = ", ".join(str(key) for key in missing[:5])
+        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        raise UsageError(
+            f"{len(missing)} of {len(explicit)} session(s) given by id are not in Firestore:"
+            f" {shown}{more}; nothing published"
+        )
 
 
 def _explicit_total(request: ReplayRequest) -> int:

@@ -40,8 +40,16 @@ PSEUDONYMIZER = Pseudonymizer(SALT)
 class Sessions:
     """Completed sessions in cursor order; the cursor token is the position."""
 
-    def __init__(self, snapshots: list[SessionSnapshot]) -> None:
+    def __init__(
+        self, snapshots: list[SessionSnapshot], existing: Sequence[SessionKey] = ()
+    ) -> None:
         self.snapshots = snapshots
+        self.existing = set(existing)  # other documents: not completed, but there
+
+    def get_many(self, keys: Sequence[SessionKey]) -> dict[SessionKey, SessionSnapshot | None]:
+        known = {snapshot.key: snapshot for snapshot in self.snapshots}
+        known.update({key: SessionSnapshot(key, {}) for key in self.existing})
+        return {key: known.get(key) for key in keys}
 
     def completed_sessions(
         self, *, after: str | None = None, **_: Any
@@ -141,9 +149,12 @@ def ports(
     rows: Rows | None = None,
     publisher: FakePublisher | None = None,
     letters: HeldLetters | None = None,
+    existing: Sequence[str] = (),
 ) -> OperatorPorts:
+    """Operator ports over fakes; `existing` names other session documents (USER/SESSION)."""
+    keys = [SessionKey(*name.split("/")) for name in existing]
     return OperatorPorts(
-        sessions=Sessions(sessions or []),  # type: ignore[arg-type]
+        sessions=Sessions(sessions or [], keys),  # type: ignore[arg-type]
         failures=failures or StatusFailures(),
         publisher=publisher or FakePublisher(),
         rows=rows or Rows([]),
@@ -253,7 +264,11 @@ def test_replay_combines_selectors_and_publishes_each_session_once(tmp_path: Pat
     ids.write_text(
         '{"user_id": "user-a", "session_id": "s1"}\n{"user_id": "u", "session_id": "x"}\n'
     )
-    operator = ports(failures=failures, sessions=[session("f1", "failed"), session("f2")])
+    operator = ports(
+        failures=failures,
+        sessions=[session("f1", "failed"), session("f2")],
+        existing=["user-a/s2", "user-a/s1", "u/x"],
+    )
     terminal = console()
     request = ReplayRequest(
         sessions=(SessionKey("user-a", "s2"),),
@@ -276,8 +291,26 @@ def test_replay_combines_selectors_and_publishes_each_session_once(tmp_path: Pat
     assert out(terminal) == ""
 
 
+def test_replay_refuses_sessions_that_are_not_in_firestore_before_publishing(
+    tmp_path: Path,
+) -> None:
+    ids = tmp_path / "ids.jsonl"
+    ids.write_text(
+        '{"user_id": "user-a", "session_id": "a"}\n{"user_id": "u", "session_id": "gone"}\n'
+    )
+    operator = ports(sessions=[session("a")])
+    request = ReplayRequest(sessions=(SessionKey("u", "does-not-exist"),), files=(ids,), yes=True)
+
+    with pytest.raises(exits.UsageError) as refused:
+        replay(request, operator, console())
+
+    assert "u/does-not-exist" in str(refused.value) and "u/gone" in str(refused.value)
+    assert "2 of 3" in str(refused.value)
+    assert published(operator) == []
+
+
 def test_replay_dry_run_lists_json_lines_and_publishes_nothing() -> None:
-    operator = ports()
+    operator = ports(existing=["u/s1", "u/s2"])
     terminal = console()
     request = ReplayRequest(sessions=(SessionKey("u", "s1"), SessionKey("u", "s2")), dry_run=True)
 
@@ -307,7 +340,7 @@ def test_replay_asks_on_a_terminal_and_a_no_publishes_nothing() -> None:
 
 
 def test_replay_without_a_terminal_needs_yes() -> None:
-    operator = ports()
+    operator = ports(existing=["u/s"])
     with pytest.raises(exits.UsageError, match="--yes"):
         replay(ReplayRequest(sessions=(SessionKey("u", "s"),)), operator, console())
     assert published(operator) == []
@@ -323,7 +356,7 @@ def test_replay_checks_the_whole_id_file_before_publishing(tmp_path: Path) -> No
 
 
 def test_replay_reports_a_publish_failure_with_exit_1() -> None:
-    operator = ports()
+    operator = ports(existing=["u/s"])
     operator.publisher.outage.down = True  # type: ignore[attr-defined]
     terminal = console()
     request = ReplayRequest(sessions=(SessionKey("u", "s"),), yes=True)
@@ -335,7 +368,7 @@ def test_replay_reports_a_publish_failure_with_exit_1() -> None:
 
 def test_replay_drains_dead_letters_acking_each_once_its_replay_is_out() -> None:
     letters = HeldLetters([letter(n) for n in range(7)] + [letter(9, data=b"not json")])
-    operator = ports(letters=letters)
+    operator = ports(letters=letters, existing=["user-0/s0"])
     terminal = console()
     request = ReplayRequest(
         sessions=(SessionKey("user-0", "s0"),), dead_letters=True, yes=True, batch_size=2
@@ -486,7 +519,7 @@ def test_failures_list_json_lines_feed_replay(tmp_path: Path) -> None:
     assert item["status"] == "invalid" and item["created_at"] == "2026-03-04T05:06:07.000000Z"
     ids = tmp_path / "ids.jsonl"
     ids.write_text(out(terminal))
-    operator = ports()
+    operator = ports(existing=["user-a/s2"])
     replay(ReplayRequest(files=(ids,), yes=True), operator, console())
     assert published(operator) == ["s2"]
 
