@@ -40,7 +40,8 @@ def register(commands: Any) -> None:
         "--fail-rate",
         type=float,
         default=0.0,
-        help="fraction of BigQuery requests the fault proxy fails, to watch retries (0..1)",
+        help="fraction of BigQuery requests the fault proxy fails during the demo, to watch"
+        " retries (0..1; default: keep whatever `session-sync local faults` set)",
     )
     parser.add_argument(
         "--timeout", type=float, default=300, help="seconds to wait for the sessions (300)"
@@ -66,18 +67,73 @@ def run(args: argparse.Namespace) -> int:
     if not stack.status().healthy:
         print("session-sync demo: the local stack is not running: `make local-up`", file=sys.stderr)
         return 1
-    stack.reset()
+    control = FaultControl(settings)
+    before = control.state()
+    stack.reset()  # empties the stack, and clears the faults: the operator's come back below
     if args.fail_rate:
-        FaultControl(settings).set(fail_rate=args.fail_rate)
+        control.set(fail_rate=args.fail_rate)
+    elif _injecting(before):
+        _restore(control, before)
+        print(f"keeping the faults set with `session-sync local faults`: {_describe(before)}")
     demo = _complete_sessions(settings, args.sessions, args.seed)
     statuses = _wait(demo, args.timeout)
-    faults = None
+    faults = control.state()
     if args.fail_rate:
-        faults = FaultControl(settings).state()
-        FaultControl(settings).clear()
-    print(_summary(demo, statuses, faults))
+        _restore(control, before)
+    print(_summary(demo, statuses, faults if _injecting(faults) or args.fail_rate else None))
+    unsynced = len(statuses) - Counter(statuses.values())["synced"]
+    if unsynced:
+        print(_recovery(Counter(statuses.values()), unsynced, faulty=_injecting(control.state())))
     print("\nStop the stack with `make local-down` (or `session-sync local down`).")
-    return 0 if set(statuses.values()) <= set(FINAL) else 1
+    return 0 if unsynced == 0 else 1
+
+
+def _injecting(faults: dict[str, Any]) -> bool:
+    return bool(faults.get("fail_rate") or faults.get("latency_ms") or faults.get("failing_now"))
+
+
+def _describe(faults: dict[str, Any]) -> str:
+    return f"fail rate {faults['fail_rate']:g}, latency {faults['latency_ms']:g} ms"
+
+
+def _restore(control: FaultControl, faults: dict[str, Any]) -> None:
+    """Put back faults read earlier (an ongoing timed outage keeps its end time)."""
+    if not _injecting(faults):
+        control.clear()
+        return
+    remaining = faults["fail_until"] - time.time()
+    control.set(
+        fail_rate=faults["fail_rate"],
+        latency_ms=faults["latency_ms"],
+        status=faults["status"],
+        fail_for_seconds=remaining if remaining > 0 else None,
+    )
+
+
+def _recovery(counts: Counter[str], unsynced: int, *, faulty: bool) -> str:
+    """What became of the sessions that did not sync, and how they recover."""
+    lines = [f"\n{unsynced} session(s) not synced ({_tally(counts)}):"]
+    if counts["abandoned"]:
+        now = (
+            "the fault proxy is still failing requests: clear it with"
+            " `session-sync local faults --clear`"
+            if faulty
+            else "the demo's faults are cleared now"
+        )
+        lines.append(
+            "  abandoned: BigQuery kept failing through every retry. The scheduled redrive"
+            f" sends them again by itself once BigQuery answers ({now}); watch"
+            " `session-sync failures list --status abandoned` empty out, or redrive at once"
+            " with `session-sync redrive --force`."
+        )
+    if counts["pending"] or counts["failed"]:
+        lines.append(
+            "  still retrying when the demo gave up waiting: see"
+            " `session-sync failures list`, and run the demo with a longer --timeout."
+        )
+    if counts["invalid"]:
+        lines.append("  invalid: `session-sync failures list --status invalid` says why.")
+    return "\n".join(lines)
 
 
 def _complete_sessions(settings: Settings, count: int, seed: int) -> DemoRun:
@@ -105,8 +161,8 @@ def _wait(demo: DemoRun, timeout: float) -> dict[SessionKey, str]:
             statuses[key] = (snapshot.to_dict() or {}).get("bigquerySyncStatus") or "pending"
         done = sum(status in FINAL for status in statuses.values())
         counts = Counter(statuses.values())
-        note = ", ".join(f"{name} {n}" for name, n in sorted(counts.items()))
-        progress.advance(done - progress.done, note=note)
+        note = _tally(counts)
+        progress.advance(counts["synced"] - progress.done, note=note)
         if not sys.stderr.isatty() and time.monotonic() - printed > 2:
             print(f"  {done}/{len(keys)} done ({note})", file=sys.stderr)
             printed = time.monotonic()
@@ -147,8 +203,7 @@ def _summary(demo: DemoRun, statuses: dict[SessionKey, str], faults: dict[str, A
         f" {records['abandoned']} abandoned)",
         f"  invalid                     {counts['invalid']}",
         f"  not finished                {len(demo.sessions) - sum(counts[s] for s in FINAL)}",
-        f"  completion -> row latency   p50 {_percentile(latencies, 50):.3f} s,"
-        f" p95 {_percentile(latencies, 95):.3f} s",
+        f"  completion -> row latency   {_latency(latencies)}",
         f"  rows in sessions_latest     {latest[0]['n']}",
     ]
     if faults is not None:
@@ -159,10 +214,14 @@ def _summary(demo: DemoRun, statuses: dict[SessionKey, str], faults: dict[str, A
         )
     lines.append("")
     lines.append("Sample rows from BigQuery (user ids are pseudonymized):")
-    sample = bigquery.query(
-        "SELECT user_id_hash, session_id, exercise_type, rep_count, overall_score, start_time"
-        f" FROM `{settings.latest_view_id}` ORDER BY session_id LIMIT 3"
-    ).result()
+    sample = list(
+        bigquery.query(
+            "SELECT user_id_hash, session_id, exercise_type, rep_count, overall_score, start_time"
+            f" FROM `{settings.latest_view_id}` ORDER BY session_id LIMIT 3"
+        ).result()
+    )
+    if not sample:
+        lines.append("  (none)")
     for row in sample:
         lines.append(
             f"  {row['user_id_hash'][:16]}…  {row['session_id']}  {row['exercise_type']:<14}"
@@ -172,9 +231,17 @@ def _summary(demo: DemoRun, statuses: dict[SessionKey, str], faults: dict[str, A
     return "\n".join(lines)
 
 
+def _tally(counts: Counter[str]) -> str:
+    return ", ".join(f"{name} {n}" for name, n in sorted(counts.items()))
+
+
+def _latency(latencies: list[float]) -> str:
+    if not latencies:
+        return "none: no session synced"
+    return f"p50 {_percentile(latencies, 50):.3f} s, p95 {_percentile(latencies, 95):.3f} s"
+
+
 def _percentile(values: list[float], percent: int) -> float:
-    if not values:
-        return float("nan")
     if len(values) == 1:
         return values[0]
     return statistics.quantiles(values, n=100, method="inclusive")[percent - 1]
