@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 
 from google.cloud.firestore_v1.base_query import FieldFilter
 
+from bench.quiet import log_to_file
 from cli.local.stack import LocalStack
 from cli.local.wiring import create_subscriptions
 from cli.sample_data import completed, generate_sessions, write_sessions
@@ -49,7 +50,8 @@ def main() -> None:
     if not stack.status().healthy:
         sys.exit("the local stack is not running: make local-up")
     stack.reset()
-    print(f"drain: leaving {args.episodes} episodes abandoned after an outage")
+    log = log_to_file(settings, "bench")
+    print(f"drain: leaving {args.episodes} episodes abandoned after an outage (logs in {log})")
     stack.stop_service("scheduler")  # the round below is the redrive; nothing else runs it
     stack.stop_service("trigger")  # the seeded documents are not completions to publish
     try:

@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+from bench.quiet import log_to_file
 from cli.local.stack import LocalStack
 from cli.sample_data import completed, generate_sessions, write_sessions
 from shared.bootstrap import build_sync_ports
@@ -55,7 +56,8 @@ def main() -> None:
     stack = LocalStack(settings)
     if not stack.status().healthy:
         sys.exit("the local stack is not running: make local-up")
-    print(f"machine: {os.cpu_count()} cores; local stack on 127.0.0.1\n")
+    log = log_to_file(settings, "bench")
+    print(f"machine: {os.cpu_count()} cores; local stack on 127.0.0.1; pipeline logs in {log}\n")
     if args.only in (None, "m3"):
         m3_startup()
     if args.only in (None, "m2"):
