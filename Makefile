@@ -6,7 +6,7 @@ CHECKOV := .tools/checkov/bin/checkov
 N ?= 200
 FAIL_RATE ?= 0
 
-.PHONY: setup test unit lint local-up local-down local-status local-reset demo bench chaos chaos-down package clean
+.PHONY: setup test unit lint local-up local-down local-status local-reset demo bench chaos chaos-down lock package clean
 
 setup: $(BIN)/session-sync $(CHECKOV)
 
@@ -54,6 +54,9 @@ chaos: setup
 	$(BIN)/python -m bench.chaos
 chaos-down: setup
 	$(BIN)/python -m bench.chaos --down
+
+lock: setup
+	$(BIN)/python terraform/scripts/lock_requirements.py
 
 package: setup
 	$(BIN)/python terraform/scripts/build_source_archive.py

@@ -100,10 +100,14 @@ def record_json(record: FailureRecord) -> dict[str, Any]:
         "origin": record.origin,
         "table": record.table,
         "retry_count": record.retry_count,
+        "generation": record.generation,
+        "redrive_count": record.redrive_count,
         "failure_reason": record.failure_reason,
         "created_at": _moment(record.created_at),
         "last_retry_at": _moment(record.last_retry_at),
+        "next_redrive_at": _moment(record.next_redrive_at),
         "resolved_at": _moment(record.resolved_at),
+        "final_at": _moment(record.final_at),
     }
 
 
