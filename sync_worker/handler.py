@@ -6,6 +6,7 @@ Push and pull differ only in how they receive deliveries; both call
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -83,10 +84,11 @@ def _defer(verdict: Verdict, ports: WorkerPorts) -> Handled:
     try:
         if message.origin == "redrive":
             record = ports.sync.failures.get(episode_id(message.event_id))
-            if record is not None:
+            if record is not None:  # the next redrive round is its way forward
                 episodes.redrive_failed(record, reason)
-            log.warning("redrive_failed", event_id=message.event_id, reason=reason)
-            return Handled(True, "redrive_failed")
+                log.warning("redrive_failed", event_id=message.event_id, reason=reason)
+                return Handled(True, "redrive_failed")
+            message = dataclasses.replace(message, origin="trigger")  # its record is gone
         mark = episodes.defer(message, reason, ports.queue, snapshot=verdict.snapshot)
     except (TransientError, PermanentError) as error:
         log.error("retry_not_enqueued", event_id=message.event_id, error=str(error))

@@ -197,3 +197,29 @@ def test_micro_batcher_closes_a_full_batch_early_and_propagates_errors() -> None
     batcher: MicroBatcher[int, int] = MicroBatcher(process, window=5, max_size=1)
     with pytest.raises(RuntimeError, match="boom"):
         batcher.submit(1)
+
+
+def test_a_redriven_message_that_fails_again_waits_for_the_next_round() -> None:
+    world = World()
+    message, ports = setup(world)
+    world.sink.outage.down = True
+    deliver = endpoint(ports)
+    assert deliver(Request(envelope(message)))[1] == 200  # episode opened, task scheduled
+    record = world.failures.records[episode_id("evt-1")]
+    redriven = SessionCompleted("u1", "s1", "evt-1", "redrive")
+    body, status, _ = deliver(Request(envelope(redriven)))
+    assert (status, json.loads(body)) == (200, {"outcome": "redrive_failed"})
+    assert len(world.queue.tasks) == 1  # no second task: the redrive owns its next attempt
+    assert world.failures.records[record.record_id].status is FailureStatus.PENDING
+
+
+def test_a_redriven_message_whose_record_is_gone_opens_an_episode_with_a_live_task() -> None:
+    world = World()
+    _, ports = setup(world)
+    world.sink.outage.down = True
+    redriven = SessionCompleted("u1", "s1", "evt-1", "redrive")
+    body, status, _ = endpoint(ports)(Request(envelope(redriven)))
+    assert (status, json.loads(body)) == (200, {"outcome": "retry_enqueued"})
+    [task] = world.queue.live_tasks()
+    assert (task.event_id, task.origin) == ("evt-1", "trigger")
+    assert world.failures.records[episode_id("evt-1")].status is FailureStatus.PENDING
