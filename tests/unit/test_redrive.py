@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import timedelta
 from typing import Any
 
@@ -58,7 +59,7 @@ def test_a_failed_probe_publishes_nothing_and_spaces_the_next_rounds_further_apa
         world.clock.moment = waits[-1]
         waits.append(redrive(world.healing).waiting_until)
     now = world.clock.now()
-    gaps = [b - a for a, b in zip(waits, waits[1:], strict=False) if a and b]
+    gaps = [b - a for a, b in itertools.pairwise(waits) if a and b]
     assert gaps == sorted(gaps) and gaps[0] < gaps[-1], gaps
     world.sink.outage.down = False
     world.clock.moment = now + timedelta(hours=2)
