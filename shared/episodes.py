@@ -456,7 +456,7 @@ class Episodes:
         committed = self._failures.update(record.record_id, change, expected=record.version)
         if committed is None:
             return None
-        return _changed(record, change, committed)
+        return change.applied(record, committed)
 
     def _reread(self, record: FailureRecord) -> FailureRecord:
         fresh = self._failures.get(record.record_id)
@@ -483,30 +483,3 @@ def _resolution(retry_count: int | None) -> RecordChange:
         unschedule=True,
         stamps=(Stamp.RESOLVED,),
     )
-
-
-def _changed(record: FailureRecord, change: RecordChange, committed: datetime) -> FailureRecord:
-    """The record after `change` was committed at `committed` (server time)."""
-    values: dict[str, object] = {"version": committed, "updated_at": committed}
-    for name, value in (
-        ("status", change.status),
-        ("failure_reason", change.reason),
-        ("retry_count", change.retry_count),
-        ("generation", change.generation),
-        ("redrive_count", change.redrive_count),
-        ("next_redrive_at", change.next_redrive_at),
-    ):
-        if value is not None:
-            values[name] = value
-    if change.unschedule:
-        values["next_redrive_at"] = None
-    stamped = {
-        Stamp.OPENED: "opened_at",
-        Stamp.RETRIED: "last_retry_at",
-        Stamp.RESOLVED: "resolved_at",
-        Stamp.FINAL: "final_at",
-    }
-    for stamp in change.stamps:
-        if stamp in stamped:
-            values[stamped[stamp]] = committed
-    return dataclasses.replace(record, **values)  # type: ignore[arg-type]

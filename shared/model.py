@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
@@ -183,6 +184,15 @@ class Stamp(Enum):
     FINAL = "finalAt"
 
 
+# The `FailureRecord` attribute of each stamp (the record does not keep `lastRedriveAt`).
+_STAMPED = {
+    Stamp.OPENED: "opened_at",
+    Stamp.RETRIED: "last_retry_at",
+    Stamp.RESOLVED: "resolved_at",
+    Stamp.FINAL: "final_at",
+}
+
+
 @dataclass(frozen=True)
 class RecordChange:
     """The fields one episode transition writes on a record; `None` leaves a field as it is."""
@@ -195,6 +205,24 @@ class RecordChange:
     next_redrive_at: datetime | None = None
     unschedule: bool = False  # clear `next_redrive_at`: no redrive is due any more
     stamps: tuple[Stamp, ...] = ()
+
+    def applied(self, record: FailureRecord, committed: datetime) -> FailureRecord:
+        """`record` after this change was committed at server time `committed`."""
+        values: dict[str, object] = {"version": committed, "updated_at": committed}
+        for name, value in (
+            ("status", self.status),
+            ("failure_reason", self.reason),
+            ("retry_count", self.retry_count),
+            ("generation", self.generation),
+            ("redrive_count", self.redrive_count),
+            ("next_redrive_at", self.next_redrive_at),
+        ):
+            if value is not None:
+                values[name] = value
+        if self.unschedule:
+            values["next_redrive_at"] = None
+        values.update({_STAMPED[stamp]: committed for stamp in self.stamps if stamp in _STAMPED})
+        return dataclasses.replace(record, **values)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,6 @@ from shared.model import (
     RetryTask,
     SessionKey,
     SessionSnapshot,
-    Stamp,
     StatusWrite,
     SyncStatus,
     WriteResult,
@@ -141,14 +140,6 @@ class FakeSessions:
         return WriteResult(committed_at=at)
 
 
-_STAMPED = {
-    Stamp.OPENED: "opened_at",
-    Stamp.RETRIED: "last_retry_at",
-    Stamp.RESOLVED: "resolved_at",
-    Stamp.FINAL: "final_at",
-}
-
-
 class FakeFailures:
     def __init__(self, clock: FakeClock | None = None) -> None:
         self.clock = clock or FakeClock()
@@ -235,21 +226,7 @@ class FakeFailures:
         if record is None or record.version != expected:
             return None
         at = self.clock.tick()
-        values: dict[str, Any] = {"version": at, "updated_at": at}
-        for name, value in (
-            ("status", change.status),
-            ("failure_reason", change.reason),
-            ("retry_count", change.retry_count),
-            ("generation", change.generation),
-            ("redrive_count", change.redrive_count),
-            ("next_redrive_at", change.next_redrive_at),
-        ):
-            if value is not None:
-                values[name] = value
-        if change.unschedule:
-            values["next_redrive_at"] = None
-        values.update({_STAMPED[s]: at for s in change.stamps if s in _STAMPED})
-        self.records[record_id] = dataclasses.replace(record, **values)
+        self.records[record_id] = change.applied(record, at)
         return at
 
 
