@@ -38,6 +38,7 @@ from shared.settings import Settings
 
 BATCH_SIZES = (1, 40, 500)
 TIMEOUT_SECONDS = 600.0
+QUIET_SERVICES = ("trigger", "scheduler")  # stopped while a worker is measured
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,8 @@ def _sync_worker_batch(stack: LocalStack, batch_size: int) -> Iterator[None]:
     os.environ["LOG_LEVEL"] = "INFO"
     try:
         stack.up()
+        for name in QUIET_SERVICES:  # `up` started them again
+            stack.stop_service(name)
         yield
     finally:
         for name, value in saved.items():
@@ -217,7 +220,7 @@ def measure(
     """Every figure: push and pull at each batch size, then the trigger."""
     settings = stack.settings
     stack.reset()
-    for name in ("trigger", "scheduler"):
+    for name in QUIET_SERVICES:
         stack.stop_service(name)
     most = max(push_sessions, *pull_sessions)
     generated = list(generate_sessions(most + 50, seed=23))
