@@ -28,7 +28,6 @@ from cli.cost.workload import LOG_ENVELOPE_BYTES, REQUEST_LOG_BYTES, Workload
 
 STREAMING_ROW_MINIMUM = 1024
 STRING_OVERHEAD = 2  # BigQuery counts 2 bytes per STRING value beyond its UTF-8 length
-DEFAULT_SHAPE = FunctionShape(vcpu=1.0, memory_gib=0.25, concurrency=80, request_seconds=0.05)
 
 
 @dataclass(frozen=True)
@@ -36,13 +35,19 @@ class ExtensionAssumptions:
     """What its documentation does not fix, as parameters.
 
     The function shape is firebase-functions' default for 2nd gen (1 vCPU up to
-    2 GB, concurrency 80 with 1 vCPU, 256 MiB); its request time is one
-    streaming insert. Row overhead: document name, event id, document id,
+    2 GB, concurrency 80 with 1 vCPU, 256 MiB); a request lasts one streaming
+    insert (50 ms) and, unless `cpu_seconds` says otherwise, uses the CPU our
+    trigger was measured to use per event (both decode a Firestore event and
+    make one call). Row overhead: document name, event id, document id,
     operation and timestamp. Log entries: the start, received and complete lines
     it writes per change at the default level.
     """
 
-    function: FunctionShape = DEFAULT_SHAPE
+    vcpu: float = 1.0
+    memory_gib: float = 0.25
+    concurrency: int = 80
+    request_seconds: float = 0.05
+    cpu_seconds: float | None = None  # None: the trigger's measured CPU per event
     row_overhead_bytes: float = 200.0
     keep_old_data: bool = True
     task_attempts_per_failure: float = 1.0  # dispatches until the retry succeeds
@@ -80,10 +85,17 @@ def offset_backfill_reads(documents: int, batch: int) -> float:
 
 
 def extension_terms(
-    workload: Workload, documents: dict[str, float], assumptions: ExtensionAssumptions | None = None
+    workload: Workload,
+    documents: dict[str, float],
+    assumptions: ExtensionAssumptions | None = None,
+    *,
+    measured_cpu_seconds: float = 0.0,
 ) -> list[Term]:
-    """The extension's usage terms for a month of `workload` (documents: mean JSON sizes)."""
+    """The extension's usage terms for a month of `workload` (documents: mean JSON sizes;
+    `measured_cpu_seconds`: our trigger's CPU per event, the default CPU of a request)."""
     a = assumptions or ExtensionAssumptions()
+    cpu = measured_cpu_seconds if a.cpu_seconds is None else a.cpu_seconds
+    shape = FunctionShape(a.vcpu, a.memory_gib, a.concurrency, a.request_seconds, cpu)
     writes = workload.sessions_per_month * workload.app_writes_per_session
     failed = writes * workload.failure_rate
     retried = failed * a.task_attempts_per_failure
@@ -107,7 +119,7 @@ def extension_terms(
         ),
     ]
     for name, requests in (("fsexportbigquery", writes), ("syncBigQuery", retried)):
-        time = instance_time(requests, a.function)
+        time = instance_time(requests, shape)
         terms.append(Term("functions_vcpu_seconds", f"{name} instance time", time.vcpu_seconds))
         terms.append(Term("functions_gib_seconds", f"{name} instance memory", time.gib_seconds))
     if workload.backfill:

@@ -78,7 +78,12 @@ def estimate(
     ext = extension or ExtensionAssumptions()
     documents = dict(counts.document_bytes)
     ours = price(OURS, pipeline_terms(workload, counts, a), prices)
-    theirs = price(EXTENSION, extension_terms(workload, documents, ext), prices)
+    trigger_cpu = counts.cpu_seconds_per_request("trigger")
+    theirs = price(
+        EXTENSION,
+        extension_terms(workload, documents, ext, measured_cpu_seconds=trigger_cpu),
+        prices,
+    )
     return Estimate(
         workload=workload,
         ours=ours,

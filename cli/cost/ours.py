@@ -140,11 +140,16 @@ def _instances(month: _Month, counts: MeasuredCounts, a: Assumptions) -> None:
     """Instance time and request logs from each function's requests of the month.
 
     A request lasts its wall time measured on the local stack, or its CPU time
-    if longer (the server's own CPU, measured per request)."""
+    if longer; its CPU is the server's own, measured per request (0 where not
+    measured: the retry worker)."""
     for function in FUNCTIONS:
         requests = month.requests.get(function, 0.0)
         shape = FunctionShape(
-            VCPU, MEMORY_GIB, a.concurrency[function], request_seconds(counts, function)
+            VCPU,
+            MEMORY_GIB,
+            a.concurrency[function],
+            request_seconds(counts, function),
+            counts.cpu_seconds_per_request(function),
         )
         time = instance_time(requests, shape)
         month.add("functions_vcpu_seconds", f"{function} instance time", time.vcpu_seconds)

@@ -92,6 +92,14 @@ def test_instance_time_is_request_time_when_sparse_and_scales_out_when_busy() ->
     )
 
 
+def test_a_cpu_bound_function_needs_instances_for_its_cpu_at_60_percent() -> None:
+    shape = FunctionShape(
+        vcpu=1.0, memory_gib=0.5, concurrency=80, request_seconds=0.01, cpu_seconds=0.01
+    )
+    requests = 120 * SECONDS_PER_MONTH  # 1.2 CPU-seconds a second: 2 instances at 60 %
+    assert busy_instance_seconds(requests, shape) == pytest.approx(2 * SECONDS_PER_MONTH)
+
+
 def test_workload_counts_the_apps_writes_and_rejects_impossible_values() -> None:
     assert Workload(100, updates_per_session=3).app_writes_per_session == 5
     assert Workload(100).sessions_per_month == 3000
