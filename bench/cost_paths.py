@@ -27,7 +27,7 @@ from bench.counting_ports import (
 )
 from bench.ops import Ops, per_session
 from cli.backfill_cmd import BackfillRequest, backfill
-from cli.bootstrap import PUBLISH_BATCH_MESSAGES, OperatorPorts, build_operator_ports
+from cli.bootstrap import OperatorPorts, build_operator_ports
 from cli.console import Console
 from cli.cost import operations as op
 from cli.local.net import HOST
@@ -37,6 +37,7 @@ from cli.replay_cmd import ReplayRequest, replay
 from cli.sample_data import GeneratedSession, completed, generate_sessions, write_sessions
 from shared.gcp.clients import firestore_client
 from shared.gcp.firestore_failures import COLLECTION
+from shared.healing import PUBLISH_BATCH
 from shared.healing_policy import HealingPolicy
 from shared.model import SessionKey
 
@@ -169,7 +170,7 @@ class Scenario:
             sessions=CountingSessionStore(real.sessions, self.tally, OPERATOR),
             failures=CountingFailureStore(real.failures, self.tally, OPERATOR),
             publisher=CountingPublisher(
-                real.publisher, self.tally, OPERATOR, per_request=PUBLISH_BATCH_MESSAGES
+                real.publisher, self.tally, OPERATOR, per_request=PUBLISH_BATCH
             ),
             rows=CountingRowReader(real.rows, self.tally, OPERATOR, rows.scan_size),
         )

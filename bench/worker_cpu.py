@@ -27,12 +27,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.process_cpu import tree_cpu_seconds
-from cli.bootstrap import PUBLISH_BATCH_MESSAGES
 from cli.local.stack import LocalStack
 from cli.sample_data import GeneratedSession, completed, generate_sessions, write_sessions
 from shared.contract import SessionCompleted
 from shared.gcp.clients import firestore_client, publisher_client, subscriber_client
 from shared.gcp.pubsub_publisher import PubSubPublisher
+from shared.healing import PUBLISH_BATCH
 from shared.model import SessionKey
 from shared.settings import Settings
 
@@ -65,7 +65,7 @@ def _pid(stack: LocalStack, service: str) -> int:
 
 
 def _publish_replays(settings: Settings, keys: Sequence[SessionKey], topic: str) -> set[str]:
-    client = publisher_client(settings, max_messages=PUBLISH_BATCH_MESSAGES)
+    client = publisher_client(settings, max_messages=PUBLISH_BATCH)
     messages = [SessionCompleted.new(k.user_id, k.session_id, origin="replay") for k in keys]
     PubSubPublisher(client, settings.require_project(), topic).publish(messages)
     return {message.event_id for message in messages}
