@@ -24,12 +24,12 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 
 from bench.quiet import log_to_file
 from cli.local.stack import LocalStack
-from cli.local.wiring import create_subscriptions
+from cli.local.wiring import set_push
 from cli.sample_data import completed, generate_sessions, write_sessions
 from shared.bootstrap import build_healing_ports
 from shared.contract import SessionCompleted
 from shared.episodes import failure_record
-from shared.gcp.clients import firestore_client, subscriber_client
+from shared.gcp.clients import firestore_client
 from shared.gcp.firestore_failures import COLLECTION, record_fields
 from shared.model import FailureStatus
 from shared.queue_policy import QueuePolicy
@@ -60,7 +60,7 @@ def main() -> None:
         stack.stop_service("scheduler")
         _drain(settings, args.episodes, args.batch_size)
     finally:
-        create_subscriptions(settings)  # the push endpoint back (after `_drain` detached it)
+        set_push(settings, push=True)  # `_drain` made the push subscription a pull one
         stack.up()
 
 
@@ -92,9 +92,7 @@ def _seed(settings: Settings, count: int) -> None:
 
 
 def _drain(settings: Settings, count: int, batch_size: int) -> None:
-    subscriber = subscriber_client(settings)
-    push = subscriber.subscription_path(settings.project, settings.push_subscription)
-    subscriber.modify_push_config(request={"subscription": push, "push_config": {}})
+    set_push(settings, push=False)  # the bulk path drains it instead
     runner = build_pull_runner(
         settings, subscription=settings.push_subscription, batch_size=batch_size
     )

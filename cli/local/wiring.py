@@ -63,10 +63,25 @@ def register_trigger(settings: Settings) -> None:
         raise StackError(f"Firestore emulator refused the trigger registration: {error}") from error
 
 
+def push_endpoint(settings: Settings) -> str:
+    """Where the push subscription delivers: the local sync worker."""
+    return f"http://{HOST}:{settings.local_ports['LOCAL_SYNC_WORKER_PORT']}/"
+
+
+def set_push(settings: Settings, *, push: bool) -> None:
+    """Point the push subscription at the sync worker again, or turn it into a pull one."""
+    with subscriber_client(settings) as subscriber:
+        name = subscriber.subscription_path(settings.project, settings.push_subscription)
+        config = {"push_endpoint": push_endpoint(settings)} if push else {}
+        subscriber.modify_push_config(
+            request={"subscription": name, "push_config": config}, timeout=TIMEOUT_SECONDS
+        )
+
+
 def create_subscriptions(settings: Settings) -> None:
     """The push subscription to the sync worker and a hold subscription for dead letters."""
     project = settings.project
-    sync_worker = f"http://{HOST}:{settings.local_ports['LOCAL_SYNC_WORKER_PORT']}/"
+    sync_worker = push_endpoint(settings)
     with subscriber_client(settings) as subscriber:
         topic = f"projects/{project}/topics/{settings.topic}"
         dead_letter_topic = f"projects/{project}/topics/{settings.dead_letter_topic}"
