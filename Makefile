@@ -46,9 +46,9 @@ demo: setup
 
 bench: setup
 	PIPELINE_MODE=local $(BIN)/session-sync local up
+	PIPELINE_MODE=local $(BIN)/python -m bench.cost_bench
 	PIPELINE_MODE=local $(BIN)/python -m bench.pipeline_bench
 	PIPELINE_MODE=local $(BIN)/python -m bench.drain_bench
-	PIPELINE_MODE=local $(BIN)/python -m bench.cost_bench
 	$(BIN)/python -m bench.transform_bench
 
 chaos: setup

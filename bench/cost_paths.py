@@ -94,8 +94,13 @@ class Scenario:
     # -- set-up helpers ---------------------------------------------------------------------
 
     def fresh(self, seed: int) -> list[GeneratedSession]:
-        """Empty the stack; generate sessions started inside the scheduled reconcile's window."""
+        """Empty the stack; generate sessions started inside the scheduled reconcile's window.
+
+        Emptying deletes documents, and each delete fires the trigger: wait until those
+        deliveries are over, so they are not counted as the next path's.
+        """
         self.stack.reset()
+        self.pipeline.settle(quiet=3.0, timeout=900.0)
         self.pipeline.outage.down = False
         start = datetime.now(UTC) - self.policy.reconcile_window / 4
         self.generated = list(

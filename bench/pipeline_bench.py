@@ -84,7 +84,9 @@ def m1_bulk(stack: LocalStack, n: int, n1: int, concurrency: int) -> None:
 
     def run(batch_size: int, count: int, concurrency: int) -> float:
         messages = [
-            SessionCompleted.new(k.user_id, k.session_id, origin="backfill") for k in keys[:count]
+            # Replays: every one inserts (backfills of synced content would insert nothing).
+            SessionCompleted.new(k.user_id, k.session_id, origin="replay")
+            for k in keys[:count]
         ]
         with _bulk_subscription(settings) as (topic, subscription):
             started = time.perf_counter()
