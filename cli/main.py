@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from cli import transform_cmd, worker_cmd
+from cli import exits, transform_cmd, worker_cmd
 from shared.errors import ConfigError
 from shared.logging import configure_logging
 from shared.settings import log_level
@@ -62,6 +62,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("session-sync: interrupted", file=sys.stderr)
         return 130
+    except Exception as error:
+        # Commands without their own guard (worker pull, ...): the same one-line messages.
+        problem = exits.explain(error, local=exits.local_mode())
+        if problem is None:
+            raise
+        print(f"session-sync {args.command}: {problem}", file=sys.stderr)
+        return problem.code
     return code
 
 
