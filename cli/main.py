@@ -28,7 +28,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _command_modules() -> list[object]:
     import cli.cost_cmd
-    from cli import backfill_cmd, demo_cmd, failures_cmd, reconcile_cmd, redrive_cmd, replay_cmd
+    from cli import (
+        backfill_cmd,
+        demo_cmd,
+        doctor_cmd,
+        failures_cmd,
+        reconcile_cmd,
+        redrive_cmd,
+        replay_cmd,
+    )
     from cli.local import command as local_command
 
     return [
@@ -42,6 +50,7 @@ def _command_modules() -> list[object]:
         redrive_cmd,
         demo_cmd,
         cli.cost_cmd,
+        doctor_cmd,
     ]
 
 
