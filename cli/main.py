@@ -36,6 +36,7 @@ def _command_modules() -> list[object]:
         reconcile_cmd,
         redrive_cmd,
         replay_cmd,
+        status_cmd,
     )
     from cli.local import command as local_command
 
@@ -51,6 +52,7 @@ def _command_modules() -> list[object]:
         demo_cmd,
         cli.cost_cmd,
         doctor_cmd,
+        status_cmd,
     ]
 
 

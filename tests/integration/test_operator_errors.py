@@ -78,6 +78,8 @@ def one_line(stderr: str) -> str:
         ["reconcile"],
         ["redrive"],
         ["worker", "pull", "--idle-exit", "1"],
+        ["status"],
+        ["doctor"],
     ],
 )
 def test_no_credentials_is_one_line_naming_the_fix_and_exit_2(
@@ -191,6 +193,7 @@ def test_an_unreachable_service_is_one_line_and_exit_1(clean_env: dict[str, str]
         ["replay", "--session", "u/s", "--yes"],
         ["replay", "--failures", "--dry-run"],
         ["redrive"],
+        ["status"],
     ],
 )
 def test_with_the_local_stack_down_each_command_names_local_up_within_5_s(
