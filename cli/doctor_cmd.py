@@ -68,11 +68,14 @@ def run(args: argparse.Namespace) -> int:
     settings = load_settings(environ)
     settings.require_project()
     wanted = expected(settings, terraform)
-    clients = real_clients(settings)
-    from cli.doctor.run import diagnose
+    from cli.doctor.run import diagnose, stack_down
 
-    timeout = args.canary_timeout or DEFAULT_CANARY_TIMEOUT[settings.mode]
-    report = diagnose(wanted, clients, with_canary=args.canary, canary_timeout=timeout)
+    report = stack_down(wanted)  # a stopped local stack: one ✗, and no client is built
+    if report is None:
+        timeout = args.canary_timeout or DEFAULT_CANARY_TIMEOUT[settings.mode]
+        report = diagnose(
+            wanted, real_clients(settings), with_canary=args.canary, canary_timeout=timeout
+        )
     return show(report, Console(), as_json=args.json)
 
 

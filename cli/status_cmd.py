@@ -37,6 +37,7 @@ TIMEOUT = 30.0
 MONITORING_API = "https://monitoring.googleapis.com/v3"
 # Pub/Sub writes these metrics about once a minute; look back far enough to find a point.
 METRIC_LOOKBACK = timedelta(minutes=10)
+REASON_CHARS = 80
 NO_MONITORING = "not available on the local stack: the emulators have no Cloud Monitoring"
 
 
@@ -326,7 +327,8 @@ def _open(counts: dict[str, int], oldest: FailureRecord | None, now: datetime) -
     )
     if oldest is not None and oldest.created_at is not None:
         age = now - oldest.created_at
-        reason = " ".join(oldest.failure_reason.split())[:60]
+        reason = " ".join(oldest.failure_reason.split())
+        reason = reason if len(reason) <= REASON_CHARS else reason[: REASON_CHARS - 3] + "..."
         text += (
             f"; oldest: {oldest.status.value} since {utc_rfc3339(oldest.created_at)[:19]}Z"
             f" ({_age(age)} ago), {oldest.key}" + (f", {reason}" if reason else "")

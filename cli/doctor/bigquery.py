@@ -168,8 +168,12 @@ def _view_by_result(ctx: Context, view_id: str) -> Check:
         )
     )
     problems = []
-    if sorted(columns) != sorted(wanted):
-        problems.append(f"returns columns {', '.join(columns)}, not the table's")
+    lacking = [name for name in wanted if name not in columns]
+    extra = [name for name in columns if name not in wanted]
+    if lacking:
+        problems.append(f"lacks column(s) {', '.join(lacking)} of shared/schema.json")
+    if extra:
+        problems.append(f"returns column(s) not in shared/schema.json: {', '.join(extra)}")
     if counts["view_rows"] != counts["sessions"]:
         problems.append(
             f"returns {counts['view_rows']} rows for {counts['sessions']} sessions (canary"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from cli.doctor.context import Context
+from cli.doctor.expected import Expected
 from cli.doctor.report import Check, fail, ok
 from cli.exits import LOCAL_UP
 from cli.local.services import pipeline_services
@@ -11,9 +12,9 @@ from cli.preflight import emulator_hosts, silent_emulators
 HELPERS = ("fault-proxy", "scheduler")
 
 
-def emulators(ctx: Context) -> Check:
+def emulators(expected: Expected) -> Check:
     """✓ when all four emulators accept connections; the other checks need them."""
-    settings = ctx.expected.settings
+    settings = expected.settings
     silent = silent_emulators(settings, emulator_hosts(settings))
     if silent:
         return fail(

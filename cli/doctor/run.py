@@ -22,11 +22,10 @@ def diagnose(
     report = Report(settings.mode, settings.project, expected.source)
     ctx = Context(expected, clients)
     if ctx.local:
-        stack = local_stack.emulators(ctx)
-        report.checks.append(stack)
-        if stack.state is State.FAIL:
-            report.checks.append(skip("other checks", "the local stack is not running"))
-            return report
+        down = stack_down(expected)
+        if down is not None:
+            return down
+        report.checks.append(local_stack.emulators(expected))
         report.checks.append(
             ctx.run("local scheduler and fault proxy", lambda: local_stack.helpers(ctx))
         )
@@ -42,4 +41,17 @@ def diagnose(
         else:
             report.checks.extend(checks)
             report.canary = result.to_json()
+    return report
+
+
+def stack_down(expected: Expected) -> Report | None:
+    """On the local stack with its emulators silent, the report saying so; else None."""
+    if not expected.settings.is_local:
+        return None
+    check = local_stack.emulators(expected)
+    if check.state is not State.FAIL:
+        return None
+    settings = expected.settings
+    report = Report(settings.mode, settings.project, expected.source, [check])
+    report.checks.append(skip("other checks", "the local stack is not running"))
     return report

@@ -34,8 +34,17 @@ def test_with_the_stack_down_doctor_says_local_up_and_exits_1(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("PIPELINE_MODE", "local")
-    for name in LOCAL_PORTS:
-        monkeypatch.setenv(name, str(closed_port()))
+    ports = {name: closed_port() for name in LOCAL_PORTS}
+    for name, port in ports.items():
+        monkeypatch.setenv(name, str(port))
+    # Set here so that monkeypatch restores them: building a client exports its emulator host.
+    for host, port in (
+        ("FIRESTORE_EMULATOR_HOST", "LOCAL_FIRESTORE_PORT"),
+        ("PUBSUB_EMULATOR_HOST", "LOCAL_PUBSUB_PORT"),
+        ("BIGQUERY_EMULATOR_HOST", "LOCAL_BIGQUERY_PORT"),
+        ("CLOUD_TASKS_EMULATOR_HOST", "LOCAL_TASKS_PORT"),
+    ):
+        monkeypatch.setenv(host, f"127.0.0.1:{ports[port]}")
 
     assert main(["doctor", "--json"]) == 1
     report = json.loads(capsys.readouterr().out)
