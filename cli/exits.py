@@ -208,6 +208,11 @@ def _permission_in(text: str) -> str | None:
 
 def _detail(error: BaseException) -> str:
     """The error's first line, shortened, or its class name when it has no message."""
+    from google.api_core import exceptions as gexc
+
+    if isinstance(error, gexc.GoogleAPICallError) and error.message:
+        text = f"{error.code or ''} {error.message}".strip().splitlines()[0]
+        return text if len(text) <= DETAIL_CHARS else text[: DETAIL_CHARS - 3] + "..."
     lines = str(error).strip().splitlines()
     text = lines[0] if lines else type(error).__name__
     return text if len(text) <= DETAIL_CHARS else text[: DETAIL_CHARS - 3] + "..."
@@ -220,6 +225,21 @@ def _project() -> str:
         return load_settings().project or "(GOOGLE_CLOUD_PROJECT unset)"
     except ConfigError:
         return "(unknown)"
+
+
+# The fix printed after a configuration error about these settings.
+CONFIG_FIXES = {
+    "GOOGLE_CLOUD_PROJECT": "export the deployment's settings (`terraform -chdir=terraform output"
+    " -raw operator_env` prints them), or PIPELINE_MODE=local for the local stack",
+    "PSEUDONYMIZATION_SALT": "export the pinned salt version, as the last line of `terraform"
+    " -chdir=terraform output -raw operator_env` shows",
+}
+
+
+def config_error_line(error: ConfigError) -> str:
+    """The one line of a configuration error, with its fix when there is a known one."""
+    fix = CONFIG_FIXES.get(error.setting)
+    return f"session-sync: configuration error: {error}" + (f"; {fix}" if fix else "")
 
 
 def local_mode() -> bool:

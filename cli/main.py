@@ -68,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.handler(args)
     except ConfigError as error:
-        print(f"session-sync: configuration error: {error}", file=sys.stderr)
+        print(exits.config_error_line(error), file=sys.stderr)
         return USAGE_ERROR
     except KeyboardInterrupt:
         print("session-sync: interrupted", file=sys.stderr)

@@ -97,8 +97,10 @@ def test_no_credentials_is_one_line_naming_the_fix_and_exit_2(
 def test_no_project_is_one_line_naming_the_setting_and_exit_2(clean_env: dict[str, str]) -> None:
     code, stderr, _ = run_cli(["failures", "list"], {**clean_env, "PIPELINE_MODE": "cloud"})
 
+    line = one_line(stderr)
     assert code == 2
-    assert "GOOGLE_CLOUD_PROJECT" in one_line(stderr)
+    assert "GOOGLE_CLOUD_PROJECT" in line
+    assert "output -raw operator_env" in line
 
 
 def _at(env: dict[str, str], address: str) -> dict[str, str]:
