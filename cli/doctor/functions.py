@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 
 from google.api_core import exceptions as gexc
 
@@ -28,11 +29,9 @@ def checks(ctx: Context) -> Iterator[Check]:
         )
         return
     for key, label in LABELS.items():
-        yield ctx.run(f"function {label}", lambda key=key: _deployed(ctx, key))
+        yield ctx.run(f"function {label}", partial(_deployed, ctx, key))
     for key, label in LABELS.items():
-        yield ctx.run(
-            f"{label} refuses unauthenticated requests", lambda key=key: _closed(ctx, key)
-        )
+        yield ctx.run(f"{label} refuses unauthenticated requests", partial(_closed, ctx, key))
 
 
 def _local_servers(ctx: Context) -> Check:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from cli import exits
@@ -73,9 +74,7 @@ def checks(ctx: Context) -> Iterator[Check]:
             yield skip(name, "its account is unknown (give --terraform-output)")
             continue
         mine = [need for need in needs if need.identity == identity]
-        yield ctx.run(
-            name, lambda email=email, mine=mine, name=name: _identity(ctx, name, email, mine)
-        )
+        yield ctx.run(name, partial(_identity, ctx, name, email, mine))
     yield ctx.run("operator permissions", lambda: _operator(ctx))
 
 

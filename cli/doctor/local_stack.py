@@ -28,7 +28,8 @@ def emulators(expected: Expected) -> Check:
 
 def helpers(ctx: Context) -> Check:
     """The scheduler (redrive, reconcile) and the fault proxy in front of BigQuery."""
-    silent, found = [], []
+    silent: list[str] = []
+    found: list[str] = []
     for spec in pipeline_services(ctx.expected.settings):
         if spec.name in HELPERS and spec.health_url:
             status = ctx.clients.http.status("GET", spec.health_url)

@@ -151,6 +151,7 @@ def _retry_policy(ctx: Context, subscription: Any) -> Check:
 
 def _push_endpoint(ctx: Context, subscription: Any) -> Check:
     endpoint = subscription.push_config.push_endpoint
+    wanted: str | None
     if ctx.local:
         wanted, where = ctx.expected.local_sync_worker_url, "the local sync worker"
     else:

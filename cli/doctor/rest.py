@@ -31,7 +31,7 @@ class GoogleRest:
         import google.auth
         from google.auth.transport.requests import AuthorizedSession
 
-        credentials, _ = google.auth.default(  # type: ignore[no-untyped-call]
+        credentials, _ = google.auth.default(
             scopes=["https://www.googleapis.com/auth/cloud-platform"]
         )
         return cls(AuthorizedSession(credentials))  # type: ignore[no-untyped-call]
@@ -47,7 +47,7 @@ class GoogleRest:
         from google.api_core import exceptions
 
         if response.status_code >= 400:
-            raise exceptions.from_http_response(response)
+            raise exceptions.from_http_response(response)  # type: ignore[no-untyped-call]
         body = response.json() if response.content else {}
         return body if isinstance(body, dict) else {}
 

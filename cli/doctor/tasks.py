@@ -4,6 +4,7 @@ retries and the scheduled jobs call, with which audience."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 from google.api_core import exceptions as gexc
@@ -28,7 +29,7 @@ def checks(ctx: Context) -> Iterator[Check]:
         )
     else:
         for job in ctx.expected.deployment.scheduler_jobs:
-            yield ctx.run(f"scheduled job {job}", lambda job=job: _job(ctx, job))
+            yield ctx.run(f"scheduled job {job}", partial(_job, ctx, job))
 
 
 def _queue(ctx: Context) -> Check:
@@ -112,9 +113,9 @@ def _target(ctx: Context) -> Check:
     }
     wrong = [
         f"the sync worker sends {label} {sent[label] or '(none)'}, the retry worker expects"
-        f" {accepted[label]}"
-        for label in sent
-        if accepted[label] is not None and sent[label].rstrip("/") != accepted[label].rstrip("/")
+        f" {wanted}"
+        for label, wanted in accepted.items()
+        if wanted is not None and sent[label].rstrip("/") != wanted.rstrip("/")
     ]
     if wrong:
         return fail(
