@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cli.preflight import require_local_stack
 from shared.bootstrap import build_publisher, build_row_reader
 from shared.gcp.clients import firestore_client, subscriber_client
 from shared.gcp.firestore_failures import FirestoreFailureStore
@@ -37,9 +38,11 @@ def build_operator_ports(settings: Settings, *, pseudonymize: bool = False) -> O
 
     Clients are created here but connect lazily. The salt is read only with
     `pseudonymize` (reconcile), so replaying needs no access to it. Raises
-    `ConfigError` when the project, or the salt when needed, is missing or unsafe.
+    `ConfigError` when the project, or the salt when needed, is missing or unsafe;
+    in local mode, `ActionableError` at once when the emulators do not answer.
     """
     project = settings.require_project()
+    require_local_stack(settings)  # a stopped stack: one line naming `local up`, at once
     pseudonymizer = Pseudonymizer.from_settings(settings) if pseudonymize else None
     firestore = firestore_client(settings)
     publisher = build_publisher(settings)

@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from cli import transform_cmd, worker_cmd
+from cli import exits, transform_cmd, worker_cmd
 from shared.errors import ConfigError
 from shared.logging import configure_logging
 from shared.settings import log_level
@@ -28,7 +28,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _command_modules() -> list[object]:
     import cli.cost_cmd
-    from cli import backfill_cmd, demo_cmd, failures_cmd, reconcile_cmd, redrive_cmd, replay_cmd
+    from cli import (
+        backfill_cmd,
+        demo_cmd,
+        doctor_cmd,
+        failures_cmd,
+        reconcile_cmd,
+        redrive_cmd,
+        replay_cmd,
+        status_cmd,
+    )
     from cli.local import command as local_command
 
     return [
@@ -42,6 +51,8 @@ def _command_modules() -> list[object]:
         redrive_cmd,
         demo_cmd,
         cli.cost_cmd,
+        doctor_cmd,
+        status_cmd,
     ]
 
 
@@ -57,11 +68,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.handler(args)
     except ConfigError as error:
-        print(f"session-sync: configuration error: {error}", file=sys.stderr)
+        print(exits.config_error_line(error), file=sys.stderr)
         return USAGE_ERROR
     except KeyboardInterrupt:
         print("session-sync: interrupted", file=sys.stderr)
         return 130
+    except Exception as error:
+        # Commands without their own guard (worker pull, ...): the same one-line messages.
+        problem = exits.explain(error, local=exits.local_mode())
+        if problem is None:
+            raise
+        print(f"session-sync {args.command}: {problem}", file=sys.stderr)
+        return problem.code
     return code
 
 

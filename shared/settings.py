@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from shared.errors import ConfigError
@@ -85,7 +85,8 @@ class Settings:
 
     mode: Mode
     project: str
-    salt: str | None
+    # Never printed (repr hides it); used exactly as given, whitespace included.
+    salt: str | None = field(repr=False)
     bq_dataset: str
     bq_table: str
     bq_latest_view: str
@@ -193,7 +194,7 @@ def load_settings(
     settings = Settings(
         mode=mode,
         project=project,
-        salt=reader.optional("PSEUDONYMIZATION_SALT"),
+        salt=reader.raw("PSEUDONYMIZATION_SALT"),
         bq_dataset=reader.text("BQ_DATASET", "analytics"),
         bq_table=reader.text("BQ_TABLE", "sessions"),
         bq_latest_view=reader.text("BQ_LATEST_VIEW", "sessions_latest"),
@@ -251,6 +252,12 @@ class _Reader:
     def optional(self, name: str) -> str | None:
         value = self._env.get(name)
         return value.strip() if value is not None and value.strip() else None
+
+    def raw(self, name: str) -> str | None:
+        """The value exactly as given (a secret must hash as other tools hash it);
+        None when unset, empty or all whitespace."""
+        value = self._env.get(name)
+        return value if value is not None and value.strip() else None
 
     def text(self, name: str, default: str) -> str:
         return self.optional(name) or default
