@@ -14,6 +14,10 @@ from shared.contract import Origin
 COMPLETED = "completed"
 # Every field the pipeline writes on a session document starts with this; the rest is the app's.
 SYNC_FIELD_PREFIX = "bigquerySync"
+# `session-sync doctor --canary` probes under this user with session ids of this prefix;
+# sessions_latest (shared/sql/sessions_latest.sql) and reconcile leave them out.
+CANARY_USER_ID = "session-sync-canary"
+CANARY_SESSION_PREFIX = "session-sync-canary-"
 
 
 class SessionKey(NamedTuple):

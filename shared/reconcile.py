@@ -33,7 +33,7 @@ from typing import Any
 
 from shared.external_sort import DEFAULT_RUN_SIZE, sorted_stream
 from shared.fingerprint import document_fingerprint, row_fingerprint
-from shared.model import SessionKey, SessionSnapshot, SyncStatus
+from shared.model import CANARY_SESSION_PREFIX, SessionKey, SessionSnapshot, SyncStatus
 from shared.ports import RowReader, SessionStore
 from shared.pseudonym import Pseudonymizer
 
@@ -269,7 +269,8 @@ def firestore_entries(
         ):
             if on_read is not None:
                 on_read()
-            yield firestore_entry(snapshot, pseudonymizer)
+            if not snapshot.key.session_id.startswith(CANARY_SESSION_PREFIX):  # the view's rule
+                yield firestore_entry(snapshot, pseudonymizer)
 
     return sorted_stream(
         entries(),

@@ -22,6 +22,29 @@ resource "google_firestore_index" "completed_sessions_by_start" {
   depends_on = [google_project_service.required]
 }
 
+# `session-sync status` counts the completed sessions of a window by sync status.
+resource "google_firestore_index" "completed_sessions_by_sync_status" {
+  project     = var.project_id
+  database    = "(default)"
+  collection  = "sessions"
+  query_scope = "COLLECTION_GROUP"
+
+  fields {
+    field_path = "status"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "bigquerySyncStatus"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "startTime"
+    order      = "ASCENDING"
+  }
+
+  depends_on = [google_project_service.required]
+}
+
 resource "google_firestore_index" "failures_by_status_and_age" {
   project    = var.project_id
   database   = "(default)"

@@ -7,9 +7,9 @@ from typing import Any
 
 from google.api_core import exceptions as gexc
 
-from cli.doctor.canary import CANARY_SESSION_PREFIX
 from cli.doctor.context import Context, failed_read
 from cli.doctor.report import Check, fail, ok, skip
+from shared.model import CANARY_SESSION_PREFIX
 
 # The API may spell a type by its standard SQL name.
 _ALIASES = {"INT64": "INTEGER", "FLOAT64": "FLOAT", "BOOL": "BOOLEAN", "STRUCT": "RECORD"}

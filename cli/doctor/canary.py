@@ -21,10 +21,8 @@ from cli.doctor.context import Context
 from cli.doctor.report import Check, fail, ok
 from cli.sample_data import completed, generate_sessions
 from shared.gcp.firestore_failures import COLLECTION as FAILURES
-from shared.model import SessionKey
+from shared.model import CANARY_SESSION_PREFIX, CANARY_USER_ID, SessionKey
 
-CANARY_USER_ID = "session-sync-canary"
-CANARY_SESSION_PREFIX = "session-sync-canary-"
 QUERY_TIMEOUT = 30
 
 

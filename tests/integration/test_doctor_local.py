@@ -12,13 +12,13 @@ from google.cloud import bigquery
 from google.cloud.firestore_v1.base_query import FieldFilter
 from google.protobuf import field_mask_pb2
 
-from cli.doctor.canary import CANARY_SESSION_PREFIX, CANARY_USER_ID
 from cli.local.provision import latest_view_sql, provision, table_schema
 from cli.local.stack import LocalStack
 from cli.local.wiring import create_subscriptions
 from cli.main import main
 from shared.gcp import clients
 from shared.gcp.firestore_failures import COLLECTION as FAILURES
+from shared.model import CANARY_SESSION_PREFIX, CANARY_USER_ID
 from shared.settings import Settings
 
 pytestmark = pytest.mark.integration

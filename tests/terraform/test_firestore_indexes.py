@@ -63,3 +63,18 @@ def test_failure_records_have_their_composite_index(
     assert any(index[: len(fields)] == fields for index in indexes), (
         f"no collection-scope index on bigquerySyncFailures starts with {fields}"
     )
+
+
+def test_status_counts_sessions_by_sync_status_in_a_window_with_an_index(config: Config) -> None:
+    """`session-sync status` counts completed sessions per bigquerySyncStatus by startTime."""
+    wanted = [
+        ("status", "ASCENDING"),
+        ("bigquerySyncStatus", "ASCENDING"),
+        ("startTime", "ASCENDING"),
+    ]
+    indexes = [
+        [(f["field_path"], f["order"]) for f in blocks(body, "fields")]
+        for body in config.of_type("google_firestore_index").values()
+        if body["collection"] == "sessions" and body.get("query_scope") == "COLLECTION_GROUP"
+    ]
+    assert any(index[: len(wanted)] == wanted for index in indexes)

@@ -8,7 +8,14 @@ from typing import Any
 
 from shared.contract import SessionCompleted
 from shared.episodes import failure_record
-from shared.model import FailureStatus, RecordChange, SessionKey, episode_id
+from shared.model import (
+    CANARY_SESSION_PREFIX,
+    CANARY_USER_ID,
+    FailureStatus,
+    RecordChange,
+    SessionKey,
+    episode_id,
+)
 from shared.recent_reconcile import reconcile_recent
 from shared.redrive import redrive
 from tests.unit.documents import full_document
@@ -129,3 +136,15 @@ def test_the_scheduled_reconcile_replays_what_never_reached_the_pipeline() -> No
     world.deliver_published()
     assert world.sessions.documents[lost]["bigquerySyncStatus"] == "synced"
     assert world.sessions.documents[invalid]["bigquerySyncStatus"] == "invalid"
+
+
+def test_a_leftover_canary_session_is_no_finding_of_the_reconcile() -> None:
+    """`doctor --canary` interrupted before its clean-up leaves a probe the view hides."""
+    world = World()
+    key = world.sessions.put(
+        CANARY_USER_ID, f"{CANARY_SESSION_PREFIX}x", {**full_document(), "sessionId": "x"}
+    )
+    world.sessions.documents[key]["startTime"] = world.clock.now() - timedelta(hours=1)
+    world.clock.advance(timedelta(minutes=10))
+    report = reconcile_recent(world.healing)
+    assert (report.replayed, sum(report.counts.values())) == (0, 0)
