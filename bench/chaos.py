@@ -57,6 +57,17 @@ class Plan:
 CI_PLAN = Plan(sessions=300, completion_seconds=20.0, time_scale=0.0005)
 
 
+# Addresses a parent process may have exported for its own stack (the clients set them):
+# inherited, they would point the chaos run at that stack.
+INHERITED_HOSTS = (
+    "FIRESTORE_EMULATOR_HOST",
+    "PUBSUB_EMULATOR_HOST",
+    "BIGQUERY_EMULATOR_HOST",
+    "CLOUD_TASKS_EMULATOR_HOST",
+    "RETRY_WORKER_URL",
+)
+
+
 def chaos_environment(plan: Plan) -> dict[str, str]:
     """The settings of the chaos stack: its own ports, state folder and time scale."""
     from shared.settings import LOCAL_PORTS
@@ -86,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
         plan = replace(plan, sessions=args.sessions)
     if args.time_scale:
         plan = replace(plan, time_scale=args.time_scale)
+    for name in INHERITED_HOSTS:
+        os.environ.pop(name, None)
     os.environ.update(chaos_environment(plan))
     from bench.chaos_run import run_chaos, stop_chaos_stack
 

@@ -17,7 +17,7 @@ from typing import Any
 from google.api_core import exceptions as gexc
 from google.cloud.firestore_v1.base_query import FieldFilter
 
-from bench.chaos import Plan
+from bench.chaos import PORT_BASE, Plan
 from cli.local.faults import FaultControl
 from cli.local.stack import LocalStack
 from cli.sample_data import GeneratedSession, completed, generate_sessions, write_sessions
@@ -75,6 +75,10 @@ class Run:
 def run_chaos(plan: Plan, *, keep: bool = False) -> dict[str, Any]:
     """Start a fresh chaos stack, run the plan, wait until it settles, return the figures."""
     settings = load_settings()
+    if settings.firestore_emulator_host != f"127.0.0.1:{PORT_BASE}":
+        raise SystemExit(
+            f"chaos: the emulators are not its own: {settings.firestore_emulator_host}"
+        )
     stack = LocalStack(settings, root=ROOT, progress=lambda _: None)
     print(_header(plan), file=sys.stderr, flush=True)
     stack.down()
