@@ -8,6 +8,9 @@ Imports are local so a component only pays for the clients it uses.
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from shared.settings import Settings
@@ -17,36 +20,55 @@ if TYPE_CHECKING:
     from google.cloud.pubsub_v1 import PublisherClient, SubscriberClient
 
 
-def _export_emulator_host(name: str, host: str | None) -> None:
-    # The Firestore and Pub/Sub clients find their emulator only through these
-    # variables; settings already decided the value, the client just needs to see it.
-    if host:
+_environment_lock = threading.Lock()
+
+
+@contextmanager
+def _emulator_host(name: str, host: str | None) -> Iterator[None]:
+    """Show `host` in the variable `name` while a client is constructed, then restore it.
+
+    The Firestore and Pub/Sub clients find their emulator only through these variables,
+    read when they are constructed; settings already decided the value. Left in the
+    environment, the address would leak into every later client and child process.
+    """
+    if not host:
+        yield
+        return
+    with _environment_lock:
+        previous = os.environ.get(name)
         os.environ[name] = host
+        try:
+            yield
+        finally:
+            if previous is None:
+                del os.environ[name]
+            else:
+                os.environ[name] = previous
 
 
 def firestore_client(settings: Settings) -> firestore.Client:
     """A Firestore client for the configured project (the emulator in local mode)."""
     from google.cloud import firestore
 
-    _export_emulator_host("FIRESTORE_EMULATOR_HOST", settings.firestore_emulator_host)
-    return firestore.Client(project=settings.project)
+    with _emulator_host("FIRESTORE_EMULATOR_HOST", settings.firestore_emulator_host):
+        return firestore.Client(project=settings.project)
 
 
 def publisher_client(settings: Settings, *, max_messages: int = 100) -> PublisherClient:
     """A Pub/Sub publisher with client-side batching (the emulator in local mode)."""
     from google.cloud.pubsub_v1 import PublisherClient, types
 
-    _export_emulator_host("PUBSUB_EMULATOR_HOST", settings.pubsub_emulator_host)
     batching = types.BatchSettings(max_messages=max_messages, max_latency=0.01)
-    return PublisherClient(batch_settings=batching)
+    with _emulator_host("PUBSUB_EMULATOR_HOST", settings.pubsub_emulator_host):
+        return PublisherClient(batch_settings=batching)
 
 
 def subscriber_client(settings: Settings) -> SubscriberClient:
     """A Pub/Sub subscriber (the emulator in local mode)."""
     from google.cloud.pubsub_v1 import SubscriberClient
 
-    _export_emulator_host("PUBSUB_EMULATOR_HOST", settings.pubsub_emulator_host)
-    return SubscriberClient()
+    with _emulator_host("PUBSUB_EMULATOR_HOST", settings.pubsub_emulator_host):
+        return SubscriberClient()
 
 
 def bigquery_client(settings: Settings, *, endpoint: str | None = None) -> bigquery.Client:

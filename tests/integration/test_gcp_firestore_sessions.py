@@ -17,7 +17,6 @@ import pytest
 from google.cloud import firestore
 
 from cli.local.stack import LocalStack
-from shared.gcp import clients
 from shared.gcp.firestore_sessions import MAX_BATCH_WRITES, FirestoreSessionStore, status_fields
 from shared.model import (
     SessionKey,
@@ -53,9 +52,12 @@ class CountingClient(firestore.Client):
 
 
 @pytest.fixture
-def client(local_stack: LocalStack, local_settings: Settings) -> Iterator[CountingClient]:
+def client(
+    local_stack: LocalStack, local_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[CountingClient]:
     """A client of a fresh database on the emulator, dropped after the test."""
-    clients.firestore_client(local_settings)  # points the Firestore library at the emulator
+    assert local_settings.firestore_emulator_host
+    monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", local_settings.firestore_emulator_host)
     database = f"adapters-{uuid.uuid4().hex[:12]}"
     yield CountingClient(local_settings.project, database)
     url = (
