@@ -27,7 +27,6 @@ from google.cloud.firestore_v1.types import firestore as firestore_types
 
 from cli.local.stack import LocalStack
 from shared.errors import TransientError
-from shared.gcp import clients
 from shared.gcp.firestore_failures import (
     COLLECTION,
     MAX_BATCH_WRITES,
@@ -66,9 +65,12 @@ class CountingClient(firestore.Client):
 
 
 @pytest.fixture
-def client(local_stack: LocalStack, local_settings: Settings) -> Iterator[CountingClient]:
+def client(
+    local_stack: LocalStack, local_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[CountingClient]:
     """A client of a fresh database on the emulator, dropped after the test."""
-    clients.firestore_client(local_settings)  # points the Firestore library at the emulator
+    assert local_settings.firestore_emulator_host
+    monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", local_settings.firestore_emulator_host)
     database = f"adapters-{uuid.uuid4().hex[:12]}"
     yield CountingClient(local_settings.project, database)
     url = (

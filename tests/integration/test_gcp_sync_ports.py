@@ -157,9 +157,11 @@ class EditingClient(firestore.Client):
 
 
 def test_a_session_edited_during_its_sync_is_not_marked_synced(
-    quiet_stack: LocalStack, local_settings: Settings
+    quiet_stack: LocalStack, local_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The status write is conditional on the version read: the newer content wins."""
+    assert local_settings.firestore_emulator_host
+    monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", local_settings.firestore_emulator_host)
     key, _, reference = _session(local_settings)
     message = SessionCompleted(key.user_id, key.session_id, f"ev-{uuid.uuid4().hex}")
     ports = build_sync_ports(local_settings)
