@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import time
-import urllib.request
-import uuid
 from collections.abc import Iterator
 from concurrent import futures
 from datetime import UTC, datetime, timedelta
@@ -25,7 +23,6 @@ import pytest
 from google.cloud import firestore
 from google.cloud.firestore_v1.types import firestore as firestore_types
 
-from cli.local.stack import LocalStack
 from shared.errors import TransientError
 from shared.gcp.firestore_failures import (
     COLLECTION,
@@ -38,47 +35,13 @@ from shared.gcp.firestore_failures import (
 from shared.model import FailureRecord, FailureStatus, RecordChange, SessionKey, Stamp, episode_id
 from shared.ports import RedriveState
 from shared.settings import Settings
+from tests.integration.counting_firestore import CountingClient
 
 pytestmark = pytest.mark.integration
 
 T0 = datetime(2026, 5, 1, 10, 0, tzinfo=UTC)
 # The fields of a record no change touches once it exists.
 IDENTITY = ("record_id", "user_id", "session_id", "event_id", "origin", "table", "created_at")
-
-
-class CountingClient(firestore.Client):
-    """The real Firestore client, counting the batch reads and write batches it starts."""
-
-    def __init__(self, project: str, database: str) -> None:
-        super().__init__(project=project, database=database)
-        self.batch_gets: list[int] = []
-        self.write_batches = 0
-
-    def get_all(self, references: Any, *args: Any, **kwargs: Any) -> Any:
-        references = list(references)
-        self.batch_gets.append(len(references))
-        return super().get_all(references, *args, **kwargs)
-
-    def batch(self) -> Any:
-        self.write_batches += 1
-        return super().batch()
-
-
-@pytest.fixture
-def client(
-    local_stack: LocalStack, local_settings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[CountingClient]:
-    """A client of a fresh database on the emulator, dropped after the test."""
-    assert local_settings.firestore_emulator_host
-    monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", local_settings.firestore_emulator_host)
-    database = f"adapters-{uuid.uuid4().hex[:12]}"
-    yield CountingClient(local_settings.project, database)
-    url = (
-        f"http://{local_settings.firestore_emulator_host}/emulator/v1/projects/"
-        f"{local_settings.project}/databases/{database}/documents"
-    )
-    with urllib.request.urlopen(urllib.request.Request(url, method="DELETE"), timeout=10):
-        pass
 
 
 @pytest.fixture

@@ -7,16 +7,13 @@ collection-group query sees this test's documents alone.
 
 from __future__ import annotations
 
-import urllib.request
-import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from google.cloud import firestore
 
-from cli.local.stack import LocalStack
 from shared.gcp.firestore_sessions import MAX_BATCH_WRITES, FirestoreSessionStore, status_fields
 from shared.model import (
     SessionKey,
@@ -26,46 +23,11 @@ from shared.model import (
     SyncStatus,
     WriteResult,
 )
-from shared.settings import Settings
+from tests.integration.counting_firestore import CountingClient
 
 pytestmark = pytest.mark.integration
 
 T0 = datetime(2026, 5, 1, 10, 0, tzinfo=UTC)
-
-
-class CountingClient(firestore.Client):
-    """The real Firestore client, counting the batch reads and write batches it starts."""
-
-    def __init__(self, project: str, database: str) -> None:
-        super().__init__(project=project, database=database)
-        self.batch_gets: list[int] = []
-        self.write_batches = 0
-
-    def get_all(self, references: Any, *args: Any, **kwargs: Any) -> Any:
-        references = list(references)
-        self.batch_gets.append(len(references))
-        return super().get_all(references, *args, **kwargs)
-
-    def batch(self) -> Any:
-        self.write_batches += 1
-        return super().batch()
-
-
-@pytest.fixture
-def client(
-    local_stack: LocalStack, local_settings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[CountingClient]:
-    """A client of a fresh database on the emulator, dropped after the test."""
-    assert local_settings.firestore_emulator_host
-    monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", local_settings.firestore_emulator_host)
-    database = f"adapters-{uuid.uuid4().hex[:12]}"
-    yield CountingClient(local_settings.project, database)
-    url = (
-        f"http://{local_settings.firestore_emulator_host}/emulator/v1/projects/"
-        f"{local_settings.project}/databases/{database}/documents"
-    )
-    with urllib.request.urlopen(urllib.request.Request(url, method="DELETE"), timeout=10):
-        pass
 
 
 @pytest.fixture
