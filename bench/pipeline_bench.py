@@ -19,18 +19,17 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from bench.quiet import log_to_file
+from bench.subscriptions import fresh_subscription
 from cli.local.stack import LocalStack
 from cli.sample_data import completed, generate_sessions, write_sessions
 from shared.bootstrap import build_sync_ports
 from shared.contract import SessionCompleted
-from shared.gcp.clients import firestore_client, publisher_client, subscriber_client
+from shared.gcp.clients import firestore_client, publisher_client
 from shared.gcp.pubsub_publisher import PubSubPublisher
 from shared.model import SessionKey, StatusUpdate, StatusWrite, SyncStatus
 from shared.rows import session_row
@@ -88,12 +87,12 @@ def m1_bulk(stack: LocalStack, n: int, n1: int, concurrency: int) -> None:
             SessionCompleted.new(k.user_id, k.session_id, origin="replay")
             for k in keys[:count]
         ]
-        with _bulk_subscription(settings) as (topic, subscription):
+        with fresh_subscription(settings, BULK_TOPIC) as name:
             started = time.perf_counter()
-            PubSubPublisher(client, settings.project, topic).publish(messages)
+            PubSubPublisher(client, settings.project, name).publish(messages)
             hops.setdefault("pubsub publish", count / (time.perf_counter() - started))
             runner = build_pull_runner(
-                settings, subscription=subscription, batch_size=batch_size, concurrency=concurrency
+                settings, subscription=name, batch_size=batch_size, concurrency=concurrency
             )
             done = threading.Event()
             watcher = threading.Thread(target=_stop_when, args=(runner, count, done))
@@ -133,26 +132,6 @@ def _write_completed(settings: Settings, n: int) -> tuple[list[SessionKey], list
     documents = {session.key: completed(session.document) for session in sessions}
     write_sessions(firestore_client(settings), sessions, lambda session: documents[session.key])
     return list(documents), list(documents.values())
-
-
-@contextmanager
-def _bulk_subscription(settings: Settings) -> Iterator[tuple[str, str]]:
-    """A fresh topic and pull subscription for one run, deleted afterwards: a streaming
-    pull re-opened on an emulator subscription can stall, so no run reuses one."""
-    publisher = publisher_client(settings)
-    subscriber = subscriber_client(settings)
-    name = f"{BULK_TOPIC}-{uuid.uuid4().hex[:8]}"
-    topic = publisher.topic_path(settings.project, name)
-    subscription = subscriber.subscription_path(settings.project, name)
-    publisher.create_topic(name=topic)
-    subscriber.create_subscription(
-        request={"name": subscription, "topic": topic, "ack_deadline_seconds": 60}
-    )
-    try:
-        yield name, name
-    finally:
-        subscriber.delete_subscription(request={"subscription": subscription})
-        publisher.delete_topic(request={"topic": topic})
 
 
 def _hop_capacities(

@@ -20,17 +20,17 @@ import statistics
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from bench.process_cpu import tree_cpu_seconds
+from bench.subscriptions import fresh_subscription
 from cli.local.stack import LocalStack
 from cli.sample_data import GeneratedSession, completed, generate_sessions, write_sessions
 from shared.contract import SessionCompleted
-from shared.gcp.clients import firestore_client, publisher_client, subscriber_client
+from shared.gcp.clients import firestore_client, publisher_client
 from shared.gcp.pubsub_publisher import PubSubPublisher
 from shared.healing import PUBLISH_BATCH
 from shared.model import SessionKey
@@ -139,30 +139,12 @@ def push_cpu(
     return CpuFigure("push", batch_size, len(keys), cpu, wall, mean_batch)
 
 
-@contextmanager
-def _fresh_subscription(settings: Settings) -> Iterator[str]:
-    """A topic and pull subscription of the same name, deleted afterwards."""
-    publisher, subscriber = publisher_client(settings), subscriber_client(settings)
-    name = f"bench-cpu-{uuid.uuid4().hex[:8]}"
-    topic = publisher.topic_path(settings.project, name)
-    subscription = subscriber.subscription_path(settings.project, name)
-    publisher.create_topic(name=topic)
-    subscriber.create_subscription(
-        request={"name": subscription, "topic": topic, "ack_deadline_seconds": 60}
-    )
-    try:
-        yield name
-    finally:
-        subscriber.delete_subscription(request={"subscription": subscription})
-        publisher.delete_topic(request={"topic": topic})
-
-
 def pull_cpu(
     settings: Settings, sessions: Sequence[GeneratedSession], batch_size: int, warmup: int
 ) -> CpuFigure:
     """CPU of a `PullRunner` child process per session (its own getrusage)."""
     keys = [session.key for session in sessions]
-    with _fresh_subscription(settings) as name:
+    with fresh_subscription(settings, "bench-cpu") as name:
         _publish_replays(settings, keys, name)
         command = [
             sys.executable,
