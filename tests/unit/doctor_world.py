@@ -358,15 +358,11 @@ def cloud_expected(tmp: Path, **extra: str) -> Expected:
 # --- the fake clients -------------------------------------------------------------------
 
 
-class FakePublisher:
+class _GrpcIam:
+    """The IAM methods the Pub/Sub and Cloud Tasks clients share, answered from the world."""
+
     def __init__(self, world: World) -> None:
         self.world = world
-
-    def get_topic(self, *, topic: str, timeout: float) -> pubsub.Topic:
-        self.world.fail_if_refused("get_topic")
-        if topic not in self.world.topics:
-            raise gexc.NotFound(f"Resource not found (resource={topic.rsplit('/', 1)[-1]}).")
-        return pubsub.Topic(name=topic)
 
     def get_iam_policy(self, *, request: dict[str, Any], timeout: float) -> policy_pb2.Policy:
         return _policy(self.world, request["resource"])
@@ -375,6 +371,14 @@ class FakePublisher:
         self, *, request: dict[str, Any], timeout: float
     ) -> iam_policy_pb2.TestIamPermissionsResponse:
         return _granted(self.world, request["permissions"])
+
+
+class FakePublisher(_GrpcIam):
+    def get_topic(self, *, topic: str, timeout: float) -> pubsub.Topic:
+        self.world.fail_if_refused("get_topic")
+        if topic not in self.world.topics:
+            raise gexc.NotFound(f"Resource not found (resource={topic.rsplit('/', 1)[-1]}).")
+        return pubsub.Topic(name=topic)
 
 
 class FakeSubscriber(FakePublisher):
@@ -385,22 +389,11 @@ class FakeSubscriber(FakePublisher):
         return copy.deepcopy(self.world.subscriptions[subscription])
 
 
-class FakeTasks:
-    def __init__(self, world: World) -> None:
-        self.world = world
-
+class FakeTasks(_GrpcIam):
     def get_queue(self, *, name: str, timeout: float) -> tasks_v2.Queue:
         if self.world.queue is None or self.world.queue.name != name:
             raise gexc.NotFound("Requested entity was not found.")
         return copy.deepcopy(self.world.queue)
-
-    def get_iam_policy(self, *, request: dict[str, Any], timeout: float) -> policy_pb2.Policy:
-        return _policy(self.world, request["resource"])
-
-    def test_iam_permissions(
-        self, *, request: dict[str, Any], timeout: float
-    ) -> iam_policy_pb2.TestIamPermissionsResponse:
-        return _granted(self.world, request["permissions"])
 
 
 class FakeBigQuery:
